@@ -1,0 +1,80 @@
+// A Vision Transformer (timm VisionTransformer / DeiT, Hugging Face ViTForImageClassification):
+// its configuration, its weights in float32 on the host, and loading from a checkpoint folder.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "distrvit/preprocess.h"
+#include "distrvit/tensor.h"
+
+namespace distrvit {
+
+struct VitConfig {
+  std::string architecture;  // e.g. "vit_tiny_patch16_224", "deit_small_distilled_patch16_224"
+  int image_height = 224;    // input size the model runs at
+  int image_width = 224;
+  int patch_size = 16;
+  int in_chans = 3;
+  int embed_dim = 192;
+  int depth = 12;
+  int num_heads = 3;
+  int mlp_hidden = 768;
+  int num_classes = 1000;
+  bool distilled = false;  // DeiT: dist token + head_dist, inference averages both heads
+  float ln_eps = 1e-6f;
+  PreprocessConfig preprocess;
+
+  int head_dim() const { return embed_dim / num_heads; }
+  int grid_h() const { return image_height / patch_size; }
+  int grid_w() const { return image_width / patch_size; }
+  int num_patches() const { return grid_h() * grid_w(); }
+  int num_prefix_tokens() const { return distilled ? 2 : 1; }
+  int tokens() const { return num_patches() + num_prefix_tokens(); }
+};
+
+struct VitBlockWeights {
+  Tensor norm1_w, norm1_b;  // [E]
+  Tensor qkv_w;             // [3E, E]  rows: q (E), k (E), v (E); within each, head-major (H, D)
+  Tensor qkv_b;             // [3E]
+  Tensor proj_w;            // [E, E]
+  Tensor proj_b;            // [E]
+  Tensor norm2_w, norm2_b;  // [E]
+  Tensor fc1_w;             // [M, E]
+  Tensor fc1_b;             // [M]
+  Tensor fc2_w;             // [E, M]
+  Tensor fc2_b;             // [E]
+};
+
+struct VitWeights {
+  Tensor patch_w;     // [E, C, P, P]
+  Tensor patch_b;     // [E]
+  Tensor cls_token;   // [1, 1, E]
+  Tensor dist_token;  // [1, 1, E] (distilled only)
+  Tensor pos_embed;   // [1, T, E]  T = prefix tokens + grid_h * grid_w at the run resolution
+  std::vector<VitBlockWeights> blocks;
+  Tensor norm_w, norm_b;          // [E]
+  Tensor head_w;                  // [classes, E]
+  Tensor head_b;                  // [classes]
+  Tensor head_dist_w, head_dist_b;  // distilled only
+};
+
+struct VitModel {
+  VitConfig config;
+  VitWeights weights;
+  std::string source;  // folder or file it came from
+  int64_t parameter_count() const;
+};
+
+struct LoadOptions {
+  int image_size = 0;  // run at this square input size (pos_embed resampled); 0 = the checkpoint's
+};
+
+// Loads a checkpoint folder (model.safetensors + config.json [+ preprocessor_config.json]) or a
+// .safetensors file (config.json beside it). Accepts timm and Hugging Face key layouts.
+// Throws Error naming the file and the problem for anything missing, extra or misshapen.
+VitModel load_model(const std::string& path, const LoadOptions& options = {});
+
+// Resamples a [1, prefix + gh*gw, E] position embedding to a new grid (bicubic, as timm does).
+Tensor resample_pos_embed(const Tensor& pos_embed, int prefix_tokens, int old_gh, int old_gw, int new_gh, int new_gw);
+
+}  // namespace distrvit

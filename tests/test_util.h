@@ -1,0 +1,39 @@
+// Shared helpers for the test suites: where ../shared is, temporary files.
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace distrvit::test {
+
+// The read-only data folder beside the repository (DISTRVIT_SHARED overrides).
+inline std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("DISTRVIT_SHARED")) return env;
+  return std::filesystem::path(DISTRVIT_SOURCE_DIR) / ".." / "shared";
+}
+
+inline std::filesystem::path golden_dir(const std::string& name) { return shared_dir() / "golden" / name; }
+
+inline std::filesystem::path real_model_dir() {
+  return shared_dir() / "models" / "vit_tiny_patch16_224.augreg_in21k_ft_in1k";
+}
+
+// A fresh empty directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "distrvit-test-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace distrvit::test
