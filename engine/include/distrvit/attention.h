@@ -56,4 +56,7 @@ std::string describe(const AttentionSpec& spec);  // "exact", "distr:l=64:G=2:me
 void attention_exact_cpu(const AttentionParams& p);
 void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr);
 
+// Attention probabilities of query row 0 (the class token) under `spec`: probs [B, H, N].
+void attention_cls_probs_cpu(const AttentionParams& p, const AttentionSpec& spec, float* probs);
+
 }  // namespace distrvit

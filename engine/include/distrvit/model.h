@@ -74,6 +74,10 @@ struct LoadOptions {
 // Throws Error naming the file and the problem for anything missing, extra or misshapen.
 VitModel load_model(const std::string& path, const LoadOptions& options = {});
 
+// A model of a named timm architecture ("vit_base_patch16_224", "deit_tiny_distilled_patch16_224") with
+// seeded random weights, for speed measurements. image_size 0 = the size in the name.
+VitModel random_model(const std::string& architecture, int image_size = 0, uint64_t seed = 0);
+
 // Resamples a [1, prefix + gh*gw, E] position embedding to a new grid (bicubic, as timm does).
 Tensor resample_pos_embed(const Tensor& pos_embed, int prefix_tokens, int old_gh, int old_gw, int new_gh, int new_gw);
 

@@ -1,0 +1,145 @@
+// distrvit validate --data DIR: top-1/top-5 and throughput of one or more attention configurations
+// in one pass over the data; the first configuration is the reference for agreement and KL.
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "distrvit/attention_plan.h"
+#include "distrvit/batch_loader.h"
+#include "distrvit/dataset.h"
+#include "distrvit/evaluation.h"
+#include "distrvit/text_file.h"
+
+namespace distrvit::cli {
+namespace {
+
+struct ValidateOptions {
+  ModelOptions model;
+  std::string data;
+  std::string labels;
+  std::string attention = "exact";
+  size_t limit = 0;
+  int batch = 16;
+  int loader_threads = 0;
+  std::string json_path;
+  std::string csv_path;
+};
+
+struct ConfigRun {
+  std::string name;
+  AttentionPlan plan;
+  AccuracyStats stats;
+};
+
+nlohmann::json to_json(const ConfigRun& run, bool has_reference) {
+  const AccuracyStats& s = run.stats;
+  nlohmann::json j = {{"attention", run.name},
+                      {"top1", s.top1()},
+                      {"top5", s.top5()},
+                      {"images", s.images},
+                      {"images_per_second", s.seconds > 0 ? s.images / s.seconds : 0.0},
+                      {"attention_share", s.seconds > 0 ? s.attention_seconds / s.seconds : 0.0}};
+  if (has_reference) {
+    j["agreement_with_reference"] = s.agreement();
+    j["mean_kl_from_reference"] = s.mean_kl();
+  }
+  return j;
+}
+
+std::string to_csv(const std::vector<ConfigRun>& runs) {
+  std::string csv = "attention,top1,top5,agreement,mean_kl,images,images_per_second,attention_share\n";
+  for (const ConfigRun& run : runs) {
+    const AccuracyStats& s = run.stats;
+    csv += fmt::format("\"{}\",{:.3f},{:.3f},{:.3f},{:.6f},{},{:.2f},{:.4f}\n", run.name, s.top1(), s.top5(),
+                       s.agreement(), s.mean_kl(), s.images, s.seconds > 0 ? s.images / s.seconds : 0.0,
+                       s.seconds > 0 ? s.attention_seconds / s.seconds : 0.0);
+  }
+  return csv;
+}
+
+void print_table(const std::vector<ConfigRun>& runs) {
+  std::printf("%-40s %7s %7s %9s %9s %9s %7s\n", "attention", "top-1", "top-5", "agree", "mean KL", "img/s", "attn%");
+  for (const ConfigRun& run : runs) {
+    const AccuracyStats& s = run.stats;
+    std::printf("%-40s %6.2f%% %6.2f%% %8.2f%% %9.5f %9.1f %6.1f%%\n", run.name.c_str(), s.top1(), s.top5(), s.agreement(),
+                s.mean_kl(), s.seconds > 0 ? s.images / s.seconds : 0.0,
+                s.seconds > 0 ? 100.0 * s.attention_seconds / s.seconds : 0.0);
+  }
+}
+
+void run_validate(const ValidateOptions& o) {
+  const ClassList classes = default_class_list();
+  const std::vector<LabelledImage> images = list_labelled_images(o.data, o.labels, classes, o.limit);
+  const auto model = o.model.load();
+  auto engine = create_engine(model, o.model.engine_options());
+  std::vector<ConfigRun> runs;
+  for (const std::string& name : split_attention_list(o.attention)) {
+    runs.push_back({name, parse_attention(name, model->config.depth, model->config.num_heads), {}});
+  }
+
+  std::vector<std::string> paths;
+  for (const LabelledImage& image : images) paths.push_back(image.path);
+  const int threads = o.loader_threads > 0 ? o.loader_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  BatchLoader loader(paths, model->config.preprocess, o.batch, threads);
+  const auto start = std::chrono::steady_clock::now();
+  Tensor batch, reference;
+  size_t first = 0, done = 0;
+  while (loader.next(batch, first)) {
+    for (size_t c = 0; c < runs.size(); ++c) {
+      engine->set_attention(runs[c].plan);
+      const auto t0 = std::chrono::steady_clock::now();
+      Tensor logits = engine->forward(batch);
+      runs[c].stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      runs[c].stats.attention_seconds += engine->last_timing().attention_ms / 1000.0;
+      const int64_t classes_out = logits.dim(1);
+      for (int64_t i = 0; i < logits.dim(0); ++i) {
+        const float* ref = c > 0 ? reference.ptr() + i * classes_out : nullptr;
+        runs[c].stats.add(logits.ptr() + i * classes_out, ref, classes_out, images[first + i].label);
+      }
+      if (c == 0) reference = std::move(logits);
+    }
+    done += batch.dim(0);
+    print_progress("validate", done, images.size(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  print_table(runs);
+
+  if (!o.json_path.empty()) {
+    nlohmann::json j = to_json(runs[0], false);
+    j["model"] = model->source;
+    j["architecture"] = model->config.architecture;
+    j["device"] = engine->device_name();
+    j["precision"] = precision_name(o.model.engine_options().precision);
+    j["data"] = o.data;
+    j["configs"] = nlohmann::json::array();
+    for (const ConfigRun& run : runs) j["configs"].push_back(to_json(run, runs.size() > 1));
+    write_text_file(o.json_path, j.dump(2) + "\n");
+  }
+  if (!o.csv_path.empty()) write_text_file(o.csv_path, to_csv(runs));
+}
+
+}  // namespace
+
+void add_validate_command(CLI::App& app) {
+  auto options = std::make_shared<ValidateOptions>();
+  CLI::App* command = app.add_subcommand("validate", "top-1/top-5 and images/s on an ImageNet-style folder");
+  options->model.add_to(*command);
+  command->add_option("--data", options->data, "<synset>/<images> tree, or a flat folder with --labels")->required();
+  command->add_option("--labels", options->labels, "labels file '<file> <class>' for a flat folder");
+  command->add_option("--limit", options->limit, "use the first N images (sorted by path)");
+  command->add_option("--batch,-b", options->batch, "batch size")->capture_default_str()->check(CLI::Range(1, 4096));
+  command->add_option("--loader-threads", options->loader_threads, "decode threads (0 = all cores)");
+  command->add_option("--attention", options->attention,
+                      "comma-separated configurations, e.g. exact,cudnn,distr:l=64:G=2,plan:FILE")
+      ->capture_default_str();
+  command->add_option("--json", options->json_path, "write results as JSON");
+  command->add_option("--csv", options->csv_path, "write one CSV row per configuration");
+  command->callback([options] { run_validate(*options); });
+}
+
+}  // namespace distrvit::cli

@@ -1,0 +1,24 @@
+// Labelled image folders: ImageNet-style "<synset>/<file>" trees, or a flat folder plus a labels file.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "distrvit/labels.h"
+
+namespace distrvit {
+
+struct LabelledImage {
+  std::string path;
+  int label = -1;  // class index
+};
+
+// Folder layout: `labels_file` empty -> every sub-folder named after a synset of `classes` holds that class;
+// otherwise a flat folder and lines "<file name> <class index>" (ImageNet's val_labels.txt format).
+// Files not listed in the labels file are skipped; listed files that are absent are an error.
+// Sorted by path. `limit` > 0 keeps the first `limit`.
+std::vector<LabelledImage> list_labelled_images(const std::string& folder, const std::string& labels_file,
+                                                const ClassList& classes, size_t limit = 0);
+
+bool is_image_file_name(const std::string& name);  // by extension: jpg, jpeg, png, bmp, ...
+
+}  // namespace distrvit

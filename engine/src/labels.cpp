@@ -1,0 +1,62 @@
+#include "distrvit/labels.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "distrvit/error.h"
+
+namespace distrvit {
+namespace fs = std::filesystem;
+
+int ClassList::index_of_synset(const std::string& synset) const {
+  for (size_t i = 0; i < synsets.size(); ++i) {
+    if (synsets[i] == synset) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string ClassList::label(int index) const {
+  if (index < 0 || size_t(index) >= names.size()) return "class " + std::to_string(index);
+  const std::string& full = names[index];
+  return full.substr(0, full.find(','));
+}
+
+ClassList load_class_list(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open class list");
+  ClassList list;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const size_t space = line.find(' ');
+    if (space == std::string::npos) fail(path, "line {}: expected '<synset> <names>'", number);
+    list.synsets.push_back(line.substr(0, space));
+    list.names.push_back(line.substr(space + 1));
+  }
+  if (list.synsets.empty()) fail(path, "class list is empty");
+  return list;
+}
+
+ClassList default_class_list() {
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("DISTRVIT_ASSETS")) candidates.emplace_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "../share/distrvit");
+    candidates.push_back(exe.parent_path() / "../../assets");
+  }
+  candidates.push_back(fs::path(DISTRVIT_SOURCE_DIR) / "assets");
+  for (const fs::path& folder : candidates) {
+    const fs::path file = folder / "imagenet_synsets.txt";
+    if (fs::exists(file, ec)) return load_class_list(file.string());
+  }
+  throw Error("imagenet_synsets.txt: class list not found (set DISTRVIT_ASSETS to the assets folder)");
+}
+
+}  // namespace distrvit

@@ -1,0 +1,170 @@
+// Reading a checkpoint's configuration: timm's config.json (architecture + pretrained_cfg) or
+// Hugging Face's ViTForImageClassification config.json + preprocessor_config.json.
+#include "model_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <regex>
+
+#include "distrvit/error.h"
+
+namespace distrvit {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+T get_or(const json& object, const char* key, T fallback) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  return it->get<T>();
+}
+
+std::array<float, 3> triple(const json& value, const std::string& file, const char* key) {
+  if (!value.is_array() || value.size() != 3) fail(file, "'{}' must be a list of 3 numbers", key);
+  return {value[0].get<float>(), value[1].get<float>(), value[2].get<float>()};
+}
+
+// Head count from a timm architecture name ("vit_small_patch16_224" -> 6).
+int heads_from_architecture(const std::string& architecture) {
+  static const std::pair<const char*, int> kSizes[] = {
+      {"_tiny", 3}, {"_small", 6}, {"_medium", 8}, {"_base", 12}, {"_large", 16}, {"_huge", 16}, {"_giant", 16}};
+  for (const auto& [tag, heads] : kSizes) {
+    if (architecture.find(tag) != std::string::npos) return heads;
+  }
+  return 0;
+}
+
+void read_timm_config(const json& config, const std::string& file, CheckpointConfig& out) {
+  out.architecture = config.at("architecture").get<std::string>();
+  const std::string& arch = out.architecture;
+  if (arch.rfind("vit_", 0) != 0 && arch.rfind("deit_", 0) != 0) {
+    fail(file, "unknown architecture '{}' (supported: timm vit_* and deit_*)", arch);
+  }
+  std::smatch match;
+  if (std::regex_search(arch, match, std::regex("patch(\\d+)"))) out.patch_size = std::stoi(match[1]);
+  out.distilled = arch.find("distilled") != std::string::npos;
+  out.num_heads = heads_from_architecture(arch);
+  if (config.contains("model_args")) {
+    const json& args = config["model_args"];
+    out.num_heads = get_or(args, "num_heads", out.num_heads);
+    out.patch_size = get_or(args, "patch_size", out.patch_size);
+  }
+  out.num_heads = get_or(config, "num_heads", out.num_heads);
+  out.num_classes = get_or(config, "num_classes", 0);
+  if (get_or<std::string>(config, "global_pool", "token") != "token") {
+    fail(file, "global_pool '{}' is not supported (only 'token')", config["global_pool"].get<std::string>());
+  }
+
+  const json& cfg = config.contains("pretrained_cfg") ? config["pretrained_cfg"] : config;
+  PreprocessConfig& pp = out.preprocess;
+  if (cfg.contains("input_size")) {
+    const json& size = cfg["input_size"];
+    if (!size.is_array() || size.size() != 3) fail(file, "'input_size' must be [channels, height, width]");
+    pp.input_height = size[1].get<int>();
+    pp.input_width = size[2].get<int>();
+    out.image_size_known = true;
+  }
+  pp.interpolation = parse_interpolation(get_or<std::string>(cfg, "interpolation", "bicubic"));
+  pp.crop_pct = get_or(cfg, "crop_pct", 0.875f);
+  pp.crop_mode = get_or<std::string>(cfg, "crop_mode", "center");
+  if (cfg.contains("mean")) pp.mean = triple(cfg["mean"], file, "mean");
+  if (cfg.contains("std")) pp.std = triple(cfg["std"], file, "std");
+  if (out.num_classes == 0) out.num_classes = get_or(cfg, "num_classes", 0);
+}
+
+void read_hf_config(const json& config, const std::string& file, CheckpointConfig& out) {
+  const auto architectures = get_or<std::vector<std::string>>(config, "architectures", {});
+  const std::string model_type = get_or<std::string>(config, "model_type", "");
+  if (model_type != "vit" && model_type != "deit") {
+    fail(file, "unknown Hugging Face model_type '{}' (supported: vit, deit)", model_type);
+  }
+  out.architecture = architectures.empty() ? model_type : architectures.front();
+  out.distilled = out.architecture.find("WithTeacher") != std::string::npos;
+  out.num_heads = get_or(config, "num_attention_heads", 0);
+  out.patch_size = get_or(config, "patch_size", 16);
+  out.ln_eps = get_or(config, "layer_norm_eps", 1e-12f);
+  if (config.contains("id2label")) out.num_classes = static_cast<int>(config["id2label"].size());
+  const int image_size = get_or(config, "image_size", 224);
+  out.preprocess.input_height = out.preprocess.input_width = image_size;
+  out.image_size_known = true;
+  out.hugging_face = true;
+  if (get_or(config, "hidden_act", std::string("gelu")) != "gelu") {
+    fail(file, "hidden_act '{}' is not supported (only exact gelu)", config["hidden_act"].get<std::string>());
+  }
+}
+
+int pil_resample_code(int code, const std::string& file) {
+  switch (code) {
+    case 0: return static_cast<int>(Interpolation::Nearest);
+    case 2: return static_cast<int>(Interpolation::Bilinear);
+    case 3: return static_cast<int>(Interpolation::Bicubic);
+    default: fail(file, "unsupported resample code {} (0 nearest, 2 bilinear, 3 bicubic)", code);
+  }
+}
+
+// ViTImageProcessor: resize to size (no crop). DeiTImageProcessor: resize shorter side then center crop.
+void read_hf_preprocessor(const json& config, const std::string& file, PreprocessConfig& pp) {
+  pp.interpolation = static_cast<Interpolation>(pil_resample_code(get_or(config, "resample", 2), file));
+  if (config.contains("image_mean")) pp.mean = triple(config["image_mean"], file, "image_mean");
+  if (config.contains("image_std")) pp.std = triple(config["image_std"], file, "image_std");
+  if (!get_or(config, "do_normalize", true)) pp.mean = {0, 0, 0}, pp.std = {1, 1, 1};
+  const json size = get_or<json>(config, "size", json::object());
+  const bool center_crop = get_or(config, "do_center_crop", false);
+  if (center_crop) {
+    const json crop = get_or<json>(config, "crop_size", json::object());
+    pp.input_height = get_or(crop, "height", pp.input_height);
+    pp.input_width = get_or(crop, "width", pp.input_width);
+    pp.resize_shorter = size.is_number() ? size.get<int>() : get_or(size, "shortest_edge", get_or(size, "height", 0));
+    pp.crop_mode = "center";
+  } else {
+    pp.resize_to_input = true;
+    if (size.is_object()) {
+      pp.input_height = get_or(size, "height", pp.input_height);
+      pp.input_width = get_or(size, "width", pp.input_width);
+    }
+  }
+}
+
+json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    fail(path, "invalid JSON: {}", e.what());
+  }
+}
+
+}  // namespace
+
+CheckpointConfig read_checkpoint_config(const std::string& config_path, const std::string& preprocessor_path) {
+  const json config = read_json_file(config_path);
+  if (!config.is_object()) fail(config_path, "not a JSON object");
+  CheckpointConfig out;
+  try {
+    if (config.contains("architecture")) {
+      read_timm_config(config, config_path, out);
+    } else if (config.contains("model_type")) {
+      read_hf_config(config, config_path, out);
+      if (!preprocessor_path.empty()) {
+        const json preprocessor = read_json_file(preprocessor_path);
+        read_hf_preprocessor(preprocessor, preprocessor_path, out.preprocess);
+      } else {
+        out.preprocess.resize_to_input = true;
+        out.preprocess.interpolation = Interpolation::Bilinear;
+        out.preprocess.mean = out.preprocess.std = {0.5f, 0.5f, 0.5f};
+      }
+    } else {
+      fail(config_path, "neither a timm config ('architecture') nor a Hugging Face config ('model_type')");
+    }
+  } catch (const json::exception& e) {
+    fail(config_path, "unexpected value: {}", e.what());
+  }
+  if (out.preprocess.crop_pct <= 0 || out.preprocess.crop_pct > 1.5f) {
+    fail(config_path, "crop_pct {} out of range", out.preprocess.crop_pct);
+  }
+  return out;
+}
+
+}  // namespace distrvit

@@ -1,0 +1,26 @@
+// Internal: what a checkpoint's config files say, before the tensors are looked at.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "distrvit/preprocess.h"
+
+namespace distrvit {
+
+struct CheckpointConfig {
+  std::string architecture;
+  int num_heads = 0;    // 0 = unknown
+  int num_classes = 0;  // 0 = unknown (taken from the head's shape)
+  int patch_size = 16;
+  bool distilled = false;
+  bool hugging_face = false;
+  bool image_size_known = false;
+  float ln_eps = 1e-6f;
+  PreprocessConfig preprocess;
+};
+
+// preprocessor_path may be empty.
+CheckpointConfig read_checkpoint_config(const std::string& config_path, const std::string& preprocessor_path);
+
+}  // namespace distrvit

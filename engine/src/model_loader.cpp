@@ -1,0 +1,213 @@
+// Building a VitModel from a checkpoint folder: config, tensors under timm names, shape checks.
+#include <filesystem>
+#include <set>
+
+#include "checkpoint_keys.h"
+#include "distrvit/error.h"
+#include "distrvit/model.h"
+#include "distrvit/safetensors.h"
+#include "model_config.h"
+
+namespace distrvit {
+namespace fs = std::filesystem;
+namespace {
+
+struct CheckpointFiles {
+  std::string weights;
+  std::string config;
+  std::string preprocessor;  // may be empty
+};
+
+CheckpointFiles locate_files(const std::string& path) {
+  CheckpointFiles files;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail(path, "no such file or folder");
+  fs::path folder = path;
+  if (fs::is_directory(path, ec)) {
+    files.weights = (folder / "model.safetensors").string();
+    if (!fs::exists(files.weights, ec)) fail(path, "no model.safetensors in this folder");
+  } else {
+    files.weights = path;
+    folder = folder.parent_path();
+  }
+  files.config = (folder / "config.json").string();
+  if (!fs::exists(files.config, ec)) fail(files.config, "missing (every checkpoint needs its config.json)");
+  const fs::path preprocessor = folder / "preprocessor_config.json";
+  if (fs::exists(preprocessor, ec)) files.preprocessor = preprocessor.string();
+  return files;
+}
+
+// Takes tensors out of the map by name, checking shapes; whatever is left at the end is unexpected.
+class TensorTaker {
+ public:
+  TensorTaker(std::map<std::string, Tensor> tensors, std::string file) : tensors_(std::move(tensors)), file_(std::move(file)) {}
+
+  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  const Tensor& peek(const std::string& name) const {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) fail(file_, "missing tensor '{}'", name);
+    return it->second;
+  }
+  Tensor take(const std::string& name, const std::vector<int64_t>& shape) {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) fail(file_, "missing tensor '{}'", name);
+    if (it->second.shape != shape) {
+      fail(file_, "tensor '{}' has shape {}, expected {}", name, shape_string(it->second.shape), shape_string(shape));
+    }
+    Tensor out = std::move(it->second);
+    tensors_.erase(it);
+    return out;
+  }
+  void expect_empty() const {
+    if (!tensors_.empty()) fail(file_, "unexpected tensor '{}' (not part of a supported ViT/DeiT)", tensors_.begin()->first);
+  }
+  int count_blocks() const {
+    int depth = 0;
+    while (tensors_.count("blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+    return depth;
+  }
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+  std::string file_;
+};
+
+void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkpoint, const std::string& file,
+                      VitConfig& config) {
+  const Tensor& patch = tensors.peek("patch_embed.proj.weight");
+  if (patch.shape.size() != 4 || patch.shape[2] != patch.shape[3]) {
+    fail(file, "tensor 'patch_embed.proj.weight' has shape {}, expected [E, C, P, P]", shape_string(patch.shape));
+  }
+  config.embed_dim = static_cast<int>(patch.shape[0]);
+  config.in_chans = static_cast<int>(patch.shape[1]);
+  config.patch_size = static_cast<int>(patch.shape[2]);
+  config.depth = tensors.count_blocks();
+  if (config.depth == 0) fail(file, "missing tensor 'blocks.0.norm1.weight' (no transformer blocks)");
+  const Tensor& fc1 = tensors.peek("blocks.0.mlp.fc1.weight");
+  if (fc1.shape.size() != 2) fail(file, "tensor 'blocks.0.mlp.fc1.weight' has shape {}, expected [M, E]", shape_string(fc1.shape));
+  config.mlp_hidden = static_cast<int>(fc1.shape[0]);
+  const Tensor& head = tensors.peek("head.weight");
+  if (head.shape.size() != 2) fail(file, "tensor 'head.weight' has shape {}, expected [classes, E]", shape_string(head.shape));
+  config.num_classes = static_cast<int>(head.shape[0]);
+  if (checkpoint.num_classes && checkpoint.num_classes != config.num_classes) {
+    fail(file, "head has {} classes but the config says {}", config.num_classes, checkpoint.num_classes);
+  }
+  config.num_heads = checkpoint.num_heads;
+  if (config.num_heads <= 0) {
+    fail(file, "cannot tell the number of attention heads of '{}' (name has no tiny/small/base/large and the config none)",
+         checkpoint.architecture);
+  }
+  if (config.embed_dim % config.num_heads != 0) {
+    fail(file, "embedding width {} is not divisible by {} heads", config.embed_dim, config.num_heads);
+  }
+  config.distilled = tensors.has("dist_token");
+}
+
+// Grid of the stored position embedding, assuming a square grid (timm's checkpoints).
+int stored_grid_side(const Tensor& pos_embed, int prefix, const std::string& file) {
+  if (pos_embed.shape.size() != 3 || pos_embed.shape[0] != 1) {
+    fail(file, "tensor 'pos_embed' has shape {}, expected [1, T, E]", shape_string(pos_embed.shape));
+  }
+  const int64_t patches = pos_embed.shape[1] - prefix;
+  int side = 0;
+  while (int64_t(side + 1) * (side + 1) <= patches) ++side;
+  if (int64_t(side) * side != patches) fail(file, "pos_embed holds {} patch positions, not a square grid", patches);
+  return side;
+}
+
+void take_block(TensorTaker& tensors, int index, const VitConfig& c, VitBlockWeights& block) {
+  const std::string p = "blocks." + std::to_string(index) + ".";
+  const int64_t e = c.embed_dim, m = c.mlp_hidden;
+  block.norm1_w = tensors.take(p + "norm1.weight", {e});
+  block.norm1_b = tensors.take(p + "norm1.bias", {e});
+  block.qkv_w = tensors.take(p + "attn.qkv.weight", {3 * e, e});
+  block.qkv_b = tensors.take(p + "attn.qkv.bias", {3 * e});
+  block.proj_w = tensors.take(p + "attn.proj.weight", {e, e});
+  block.proj_b = tensors.take(p + "attn.proj.bias", {e});
+  block.norm2_w = tensors.take(p + "norm2.weight", {e});
+  block.norm2_b = tensors.take(p + "norm2.bias", {e});
+  block.fc1_w = tensors.take(p + "mlp.fc1.weight", {m, e});
+  block.fc1_b = tensors.take(p + "mlp.fc1.bias", {m});
+  block.fc2_w = tensors.take(p + "mlp.fc2.weight", {e, m});
+  block.fc2_b = tensors.take(p + "mlp.fc2.bias", {e});
+}
+
+}  // namespace
+
+int64_t VitModel::parameter_count() const {
+  int64_t total = 0;
+  auto add = [&](const Tensor& t) { total += t.numel(); };
+  for (const Tensor* t : {&weights.patch_w, &weights.patch_b, &weights.cls_token, &weights.dist_token, &weights.pos_embed,
+                          &weights.norm_w, &weights.norm_b, &weights.head_w, &weights.head_b, &weights.head_dist_w,
+                          &weights.head_dist_b}) {
+    add(*t);
+  }
+  for (const VitBlockWeights& b : weights.blocks) {
+    for (const Tensor* t : {&b.norm1_w, &b.norm1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.norm2_w, &b.norm2_b,
+                            &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b}) {
+      add(*t);
+    }
+  }
+  return total;
+}
+
+VitModel load_model(const std::string& path, const LoadOptions& options) {
+  const CheckpointFiles files = locate_files(path);
+  const CheckpointConfig checkpoint = read_checkpoint_config(files.config, files.preprocessor);
+  const SafetensorsFile safetensors(files.weights);
+  TensorTaker tensors(read_timm_tensors(safetensors), files.weights);
+
+  VitModel model;
+  model.source = path;
+  VitConfig& c = model.config;
+  c.architecture = checkpoint.architecture;
+  c.ln_eps = checkpoint.ln_eps;
+  c.preprocess = checkpoint.preprocess;
+  infer_dimensions(tensors, checkpoint, files.weights, c);
+  if (checkpoint.patch_size != c.patch_size) {
+    fail(files.weights, "patch size {} but the config says {}", c.patch_size, checkpoint.patch_size);
+  }
+  if (checkpoint.distilled != c.distilled) {
+    fail(files.weights, checkpoint.distilled ? "missing tensor 'dist_token' (distilled architecture)"
+                                             : "unexpected tensor 'dist_token' (architecture is not distilled)");
+  }
+
+  const int prefix = c.num_prefix_tokens();
+  const int64_t e = c.embed_dim;
+  const int stored_side = stored_grid_side(tensors.peek("pos_embed"), prefix, files.weights);
+  if (options.image_size > 0) {
+    c.preprocess.input_height = c.preprocess.input_width = options.image_size;
+  } else if (!checkpoint.image_size_known) {
+    c.preprocess.input_height = c.preprocess.input_width = stored_side * c.patch_size;
+  }
+  c.image_height = c.preprocess.input_height;
+  c.image_width = c.preprocess.input_width;
+  if (c.image_height % c.patch_size || c.image_width % c.patch_size || c.image_height <= 0 || c.image_width <= 0) {
+    fail(files.config, "input size {}x{} is not a multiple of the patch size {}", c.image_height, c.image_width,
+         c.patch_size);
+  }
+
+  VitWeights& w = model.weights;
+  w.patch_w = tensors.take("patch_embed.proj.weight", {e, c.in_chans, c.patch_size, c.patch_size});
+  w.patch_b = tensors.take("patch_embed.proj.bias", {e});
+  w.cls_token = tensors.take("cls_token", {1, 1, e});
+  if (c.distilled) w.dist_token = tensors.take("dist_token", {1, 1, e});
+  w.pos_embed = tensors.take("pos_embed", {1, prefix + int64_t(stored_side) * stored_side, e});
+  if (stored_side != c.grid_h() || stored_side != c.grid_w()) {
+    w.pos_embed = resample_pos_embed(w.pos_embed, prefix, stored_side, stored_side, c.grid_h(), c.grid_w());
+  }
+  w.blocks.resize(c.depth);
+  for (int i = 0; i < c.depth; ++i) take_block(tensors, i, c, w.blocks[i]);
+  w.norm_w = tensors.take("norm.weight", {e});
+  w.norm_b = tensors.take("norm.bias", {e});
+  w.head_w = tensors.take("head.weight", {c.num_classes, e});
+  w.head_b = tensors.take("head.bias", {c.num_classes});
+  if (c.distilled) {
+    w.head_dist_w = tensors.take("head_dist.weight", {c.num_classes, e});
+    w.head_dist_b = tensors.take("head_dist.bias", {c.num_classes});
+  }
+  tensors.expect_empty();
+  return model;
+}
+
+}  // namespace distrvit
