@@ -1,0 +1,250 @@
+// Checkpoint layouts and architectures beyond the golden folders, built by the tests from the golden weights:
+// Hugging Face key layout, 384 px (resampled position embedding), patch 32, distilled DeiT, bad checkpoints.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "distrvit/engine.h"
+#include "distrvit/error.h"
+#include "distrvit/model.h"
+#include "distrvit/safetensors.h"
+#include "test_util.h"
+
+using namespace distrvit;
+namespace fs = std::filesystem;
+
+namespace {
+
+using TensorMap = std::map<std::string, Tensor>;
+
+TensorMap read_all(const std::string& path) {
+  const SafetensorsFile file(path);
+  TensorMap tensors;
+  for (const TensorInfo& info : file.tensors()) tensors[info.name] = file.to_float(info.name);
+  return tensors;
+}
+
+void write_checkpoint(const fs::path& dir, const TensorMap& tensors, const nlohmann::json& config) {
+  fs::create_directories(dir);
+  std::vector<TensorToWrite> out;
+  for (const auto& [name, tensor] : tensors) out.push_back(f32_tensor(name, tensor));
+  write_safetensors((dir / "model.safetensors").string(), out);
+  std::ofstream(dir / "config.json") << config.dump(2);
+}
+
+nlohmann::json timm_config(const std::string& arch, int size) {
+  return {{"architecture", arch},
+          {"num_classes", 1000},
+          {"pretrained_cfg",
+           {{"input_size", {3, size, size}}, {"interpolation", "bicubic"}, {"crop_pct", 0.9}, {"crop_mode", "center"},
+            {"mean", {0.5, 0.5, 0.5}}, {"std", {0.5, 0.5, 0.5}}}}};
+}
+
+Tensor run(const std::string& dir, const Tensor& input) {
+  auto model = std::make_shared<const VitModel>(load_model(dir));
+  return create_engine(model, EngineOptions{})->forward(input);
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape == b.shape);
+  double diff = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) diff = std::max(diff, double(std::fabs(a.data[i] - b.data[i])));
+  return diff;
+}
+
+Tensor random_input(int batch, int size, uint32_t seed) {
+  Tensor t({batch, 3, size, size});
+  uint32_t state = seed;
+  for (float& x : t.data) {
+    state = state * 1664525u + 1013904223u;
+    x = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
+  }
+  return t;
+}
+
+Tensor rows(const Tensor& t, int64_t begin, int64_t end) {  // rows [begin, end) of a [R, ...] tensor
+  const int64_t row = t.numel() / t.shape[0];
+  Tensor out = t;
+  out.shape[0] = end - begin;
+  out.data.assign(t.data.begin() + begin * row, t.data.begin() + end * row);
+  return out;
+}
+
+const std::string kGoldenTiny = "vit_tiny_patch16_224";
+
+}  // namespace
+
+TEST_CASE("model: Hugging Face key layout gives the same logits as timm's") {
+  test::TempDir tmp;
+  const std::string golden = test::golden_dir(kGoldenTiny).string();
+  TensorMap timm = read_all(golden + "/model.safetensors");
+  TensorMap hf;
+  const int64_t e = 192;
+  for (auto& [name, t] : timm) {
+    std::string n = name;
+    auto rename = [&](const std::string& from, const std::string& to) {
+      const size_t at = n.find(from);
+      if (at != std::string::npos) n.replace(at, from.size(), to);
+    };
+    if (n.find(".attn.qkv.") != std::string::npos) {
+      const std::string layer = n.substr(7, n.find(".attn") - 7), kind = n.substr(n.rfind('.') + 1);
+      const char* parts[] = {"query", "key", "value"};
+      for (int p = 0; p < 3; ++p) {
+        hf["vit.encoder.layer." + layer + ".attention.attention." + parts[p] + "." + kind] = rows(t, p * e, (p + 1) * e);
+      }
+      continue;
+    }
+    rename("blocks.", "vit.encoder.layer.");
+    rename(".norm1.", ".layernorm_before.");
+    rename(".norm2.", ".layernorm_after.");
+    rename(".attn.proj.", ".attention.output.dense.");
+    rename(".mlp.fc1.", ".intermediate.dense.");
+    rename(".mlp.fc2.", ".output.dense.");
+    if (n == "cls_token") n = "vit.embeddings.cls_token";
+    if (n == "pos_embed") n = "vit.embeddings.position_embeddings";
+    rename("patch_embed.proj.", "vit.embeddings.patch_embeddings.projection.");
+    if (n.rfind("norm.", 0) == 0) n = "vit.layernorm." + n.substr(5);
+    if (n.rfind("head.", 0) == 0) n = "classifier." + n.substr(5);
+    hf[n] = t;
+  }
+  nlohmann::json config = {{"architectures", {"ViTForImageClassification"}}, {"model_type", "vit"},
+                           {"hidden_size", 192}, {"num_hidden_layers", 12}, {"num_attention_heads", 3},
+                           {"intermediate_size", 768}, {"hidden_act", "gelu"}, {"layer_norm_eps", 1e-6},
+                           {"image_size", 224}, {"patch_size", 16}, {"num_channels", 3}};
+  config["id2label"] = nlohmann::json::object();
+  for (int i = 0; i < 1000; ++i) config["id2label"][std::to_string(i)] = "class" + std::to_string(i);
+  write_checkpoint(tmp / "hf", hf, config);
+  std::ofstream(tmp / "hf" / "preprocessor_config.json")
+      << R"({"do_resize": true, "size": {"height": 224, "width": 224}, "resample": 2, "do_normalize": true,
+            "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})";
+
+  const VitModel model = load_model((tmp / "hf").string());
+  CHECK(model.config.num_heads == 3);
+  CHECK(model.config.preprocess.resize_to_input);
+  CHECK(model.config.preprocess.interpolation == Interpolation::Bilinear);
+  const Tensor input = random_input(2, 224, 1);
+  CHECK(max_abs_diff(run((tmp / "hf").string(), input), run(golden, input)) < 1e-5);
+}
+
+TEST_CASE("model: 384 px checkpoint with a resampled position embedding") {
+  test::TempDir tmp;
+  const std::string golden = test::golden_dir(kGoldenTiny).string();
+  TensorMap tensors = read_all(golden + "/model.safetensors");
+  tensors["pos_embed"] = resample_pos_embed(tensors["pos_embed"], 1, 14, 14, 24, 24);
+  CHECK(tensors["pos_embed"].shape == std::vector<int64_t>{1, 577, 192});
+  write_checkpoint(tmp / "vit384", tensors, timm_config("vit_tiny_patch16_384", 384));
+
+  const VitModel model = load_model((tmp / "vit384").string());
+  CHECK(model.config.tokens() == 577);
+  CHECK(model.config.preprocess.input_height == 384);
+  // Asking the 224 checkpoint for 384 px resamples at load: the same model.
+  LoadOptions at384;
+  at384.image_size = 384;
+  auto resized = std::make_shared<const VitModel>(load_model(golden, at384));
+  const Tensor input = random_input(1, 384, 2);
+  const Tensor a = create_engine(resized, EngineOptions{})->forward(input);
+  CHECK(max_abs_diff(a, run((tmp / "vit384").string(), input)) < 1e-5);
+}
+
+TEST_CASE("model: position embedding resampling keeps constants and identity") {
+  Tensor pos({1, 1 + 16, 4});
+  for (int64_t i = 0; i < pos.numel(); ++i) pos.data[i] = i < 4 ? float(i) : 0.25f;
+  const Tensor up = resample_pos_embed(pos, 1, 4, 4, 7, 7);
+  for (int64_t i = 4; i < up.numel(); ++i) CHECK(up.data[i] == doctest::Approx(0.25f));
+  for (int64_t i = 0; i < 4; ++i) CHECK(up.data[i] == float(i));
+  const Tensor same = resample_pos_embed(up, 1, 7, 7, 7, 7);
+  CHECK(max_abs_diff(same, up) < 1e-6);
+}
+
+TEST_CASE("model: patch 32 equals patch 16 on the subsampled image") {
+  // A 32x32 kernel that is the 16x16 kernel in its top-left corner sees only the top-left 16x16 of each cell.
+  test::TempDir tmp;
+  TensorMap tensors = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  tensors["pos_embed"] = resample_pos_embed(tensors["pos_embed"], 1, 14, 14, 7, 7);
+  write_checkpoint(tmp / "p16", tensors, timm_config("vit_tiny_patch16_112", 112));
+  const Tensor& k16 = tensors["patch_embed.proj.weight"];  // [192, 3, 16, 16]
+  Tensor k32({192, 3, 32, 32});
+  for (int64_t oc = 0; oc < 192 * 3; ++oc) {
+    for (int y = 0; y < 16; ++y) {
+      for (int x = 0; x < 16; ++x) k32.data[(oc * 32 + y) * 32 + x] = k16.data[(oc * 16 + y) * 16 + x];
+    }
+  }
+  tensors["patch_embed.proj.weight"] = k32;
+  write_checkpoint(tmp / "p32", tensors, timm_config("vit_tiny_patch32_224", 224));
+
+  const Tensor image = random_input(1, 224, 3);
+  Tensor sub({1, 3, 112, 112});
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < 112; ++y) {
+      for (int x = 0; x < 112; ++x) {
+        sub.data[(c * 112 + y) * 112 + x] = image.data[(c * 224 + (y / 16) * 32 + y % 16) * 224 + (x / 16) * 32 + x % 16];
+      }
+    }
+  }
+  CHECK(load_model((tmp / "p32").string()).config.patch_size == 32);
+  CHECK(max_abs_diff(run((tmp / "p32").string(), image), run((tmp / "p16").string(), sub)) < 1e-4);
+}
+
+TEST_CASE("model: distilled DeiT averages the class and distillation heads") {
+  // With dist_token = cls_token and equal position embeddings both tokens stay identical through every block,
+  // so head_dist = -head must cancel the class head exactly.
+  test::TempDir tmp;
+  TensorMap tensors = read_all(test::golden_dir("deit_small_patch16_224").string() + "/model.safetensors");
+  tensors["dist_token"] = tensors["cls_token"];
+  const Tensor& pos = tensors["pos_embed"];  // [1, 197, 384]
+  Tensor pos2({1, 198, 384});
+  std::copy(pos.data.begin(), pos.data.begin() + 384, pos2.data.begin());
+  std::copy(pos.data.begin(), pos.data.end(), pos2.data.begin() + 384);
+  tensors["pos_embed"] = pos2;
+  for (const char* part : {"weight", "bias"}) {
+    Tensor negated = tensors[std::string("head.") + part];
+    for (float& x : negated.data) x = -x;
+    tensors[std::string("head_dist.") + part] = negated;
+  }
+  nlohmann::json config = timm_config("deit_small_distilled_patch16_224", 224);
+  write_checkpoint(tmp / "distilled", tensors, config);
+  const VitModel model = load_model((tmp / "distilled").string());
+  CHECK(model.config.distilled);
+  CHECK(model.config.tokens() == 198);
+  const Tensor logits = run((tmp / "distilled").string(), random_input(1, 224, 4));
+  double largest = 0;
+  for (float x : logits.data) largest = std::max(largest, double(std::fabs(x)));
+  CHECK(largest < 1e-4);
+
+  tensors.erase("dist_token");
+  write_checkpoint(tmp / "missing", tensors, config);
+  CHECK_THROWS_WITH_AS(load_model((tmp / "missing").string()), doctest::Contains("dist_token"), Error);
+}
+
+TEST_CASE("model: bad checkpoints are clear errors") {
+  test::TempDir tmp;
+  const TensorMap good = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  const nlohmann::json config = timm_config("vit_tiny_patch16_224", 224);
+  auto expect_error = [&](const std::string& name, TensorMap tensors, const nlohmann::json& cfg, const std::string& text) {
+    write_checkpoint(tmp / name, tensors, cfg);
+    CAPTURE(name);
+    CHECK_THROWS_WITH_AS(load_model((tmp / name).string()), doctest::Contains(text.c_str()), Error);
+  };
+  TensorMap missing = good;
+  missing.erase("blocks.3.mlp.fc2.bias");
+  expect_error("missing", missing, config, "missing tensor 'blocks.3.mlp.fc2.bias'");
+  TensorMap extra = good;
+  extra["blocks.0.attn.extra"] = good.at("norm.bias");
+  expect_error("extra", extra, config, "unexpected tensor 'blocks.0.attn.extra'");
+  TensorMap misshapen = good;
+  misshapen["blocks.2.attn.proj.weight"] = Tensor({192, 191});
+  expect_error("misshapen", misshapen, config, "tensor 'blocks.2.attn.proj.weight' has shape [192,191], expected [192,192]");
+  expect_error("unknown_arch", good, timm_config("resnet50", 224), "unknown architecture 'resnet50'");
+  nlohmann::json no_heads = timm_config("vit_mystery_patch16_224", 224);
+  expect_error("no_heads", good, no_heads, "number of attention heads");
+
+  fs::create_directories(tmp / "no_config");
+  fs::copy_file(test::golden_dir(kGoldenTiny) / "model.safetensors", tmp / "no_config" / "model.safetensors");
+  CHECK_THROWS_WITH_AS(load_model((tmp / "no_config").string()), doctest::Contains("config.json: missing"), Error);
+  CHECK_THROWS_WITH_AS(load_model((tmp / "nowhere").string()), doctest::Contains("no such file or folder"), Error);
+}
