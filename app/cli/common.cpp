@@ -47,7 +47,7 @@ std::vector<std::string> split_attention_list(const std::string& text) {
   for (size_t i = 0; i <= text.size(); ++i) {
     if (i < text.size() && text[i] != ',') continue;
     bool starts_config = i == text.size();
-    for (const char* kind : kKinds) starts_config |= text.compare(i + 1, std::strlen(kind), kind) == 0;
+    for (const char* kind : kKinds) starts_config = starts_config || text.compare(i + 1, std::strlen(kind), kind) == 0;
     if (!starts_config) continue;
     configs.push_back(text.substr(start, i - start));
     start = i + 1;
@@ -57,8 +57,10 @@ std::vector<std::string> split_attention_list(const std::string& text) {
 
 void print_progress(const std::string& label, size_t done, size_t total, double seconds) {
   static const bool tty = isatty(fileno(stderr));
-  const size_t step = std::max<size_t>(1, total / 10);
-  if (!tty && done != total && done % step != 0) return;
+  static size_t last_tenth = 0;  // without a terminal, one line per tenth of the work
+  const size_t tenth = total ? 10 * done / total : 10;
+  if (!tty && done != total && tenth == last_tenth) return;
+  last_tenth = tenth;
   constexpr int kWidth = 30;
   const int filled = total ? int(kWidth * done / total) : kWidth;
   std::string bar(filled, '=');
