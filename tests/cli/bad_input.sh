@@ -54,7 +54,7 @@ expect_error offsets_out_of_range "$tmp/offsets.safetensors" "$tmp/out.safetenso
 json='{"input":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}'
 { printf "$(printf '\\x%02x' ${#json})\x00\x00\x00\x00\x00\x00\x00%s" "$json"; head -c 8 /dev/zero; } >"$tmp/dtype.safetensors"
 expect_error unsupported_dtype "C64" "$tmp/out.safetensors" -- infer --input "$tmp/dtype.safetensors:input"
-expect_error missing_tensor "'nope'" "$tmp/out.safetensors" -- infer --input "$golden/golden.safetensors:nope"
+expect_error missing_tensor "no tensor named nope" "$tmp/out.safetensors" -- infer --input "$golden/golden.safetensors:nope"
 expect_error wrong_dtype "F64, expected F32" "$tmp/out.safetensors" -- infer --input "$golden/golden.safetensors:logits_f64"
 expect_error wrong_shape "expected [B, 3, 224, 224]" "$tmp/out.safetensors" -- infer --input "$golden/golden.safetensors:logits"
 
