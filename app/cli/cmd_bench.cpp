@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "distrvit/attention_plan.h"
+#include "distrvit/calibrate.h"
 #include "distrvit/text_file.h"
 
 namespace distrvit::cli {
@@ -41,7 +41,7 @@ void run_bench(const BenchOptions& o) {
   std::printf("%-18s %-34s %6s %10s %10s %10s %12s %10s\n", "model", "attention", "batch", "p50 ms", "p90 ms", "p99 ms",
               "images/s", "attn ms");
   for (const std::string& attention : split_attention_list(o.attention)) {
-    engine->set_attention(parse_attention(attention, c.depth, c.num_heads));
+    engine->set_attention(resolve_attention(attention, c));
     for (int batch : o.batches) {
       Tensor input({batch, c.in_chans, c.image_height, c.image_width});
       std::mt19937 rng(1);

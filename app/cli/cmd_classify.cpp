@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "distrvit/attention_plan.h"
+#include "distrvit/calibrate.h"
 #include "distrvit/batch_loader.h"
 #include "distrvit/evaluation.h"
 #include "distrvit/labels.h"
@@ -25,7 +25,7 @@ void run_classify(const ClassifyOptions& o) {
   const ClassList classes = default_class_list();
   const auto model = o.model.load();
   auto engine = create_engine(model, o.model.engine_options());
-  engine->set_attention(parse_attention(o.attention, model->config.depth, model->config.num_heads));
+  engine->set_attention(resolve_attention(o.attention, model->config));
   Tensor input;
   load_images_into(o.images, model->config.preprocess, 4, input);  // all images decode before anything prints
   const Tensor logits = engine->forward(input);

@@ -1,7 +1,7 @@
 // distrvit infer --input FILE.safetensors:TENSOR --output OUT.safetensors: logits of a preprocessed tensor.
 #include "commands.h"
 #include "common.h"
-#include "distrvit/attention_plan.h"
+#include "distrvit/calibrate.h"
 #include "distrvit/error.h"
 #include "distrvit/safetensors.h"
 
@@ -37,7 +37,7 @@ void run_infer(const InferOptions& o) {
   const auto model = o.model.load();
   const Tensor input = read_input_tensor(o.input, model->config);
   auto engine = create_engine(model, o.model.engine_options());
-  engine->set_attention(parse_attention(o.attention, model->config.depth, model->config.num_heads));
+  engine->set_attention(resolve_attention(o.attention, model->config));
   const Tensor logits = engine->forward(input);
   write_safetensors(o.output, {f32_tensor("logits", logits)},
                     {{"model", model->source}, {"device", engine->device_name()}, {"attention", o.attention}});

@@ -9,9 +9,10 @@
 
 #include "commands.h"
 #include "common.h"
-#include "distrvit/attention_plan.h"
+#include "distrvit/calibrate.h"
 #include "distrvit/batch_loader.h"
 #include "distrvit/dataset.h"
+#include "distrvit/error.h"
 #include "distrvit/evaluation.h"
 #include "distrvit/text_file.h"
 
@@ -24,6 +25,8 @@ struct ValidateOptions {
   std::string labels;
   std::string attention = "exact";
   size_t limit = 0;
+  int every = 0;
+  int skip_every = 0;
   int batch = 16;
   int loader_threads = 0;
   std::string json_path;
@@ -74,12 +77,14 @@ void print_table(const std::vector<ConfigRun>& runs) {
 
 void run_validate(const ValidateOptions& o) {
   const ClassList classes = default_class_list();
-  const std::vector<LabelledImage> images = list_labelled_images(o.data, o.labels, classes, o.limit);
+  const std::vector<LabelledImage> images =
+      split_images(list_labelled_images(o.data, o.labels, classes, o.limit), o.every, o.skip_every);
+  if (images.empty()) throw Error(o.data + ": no images left after --every/--skip-every");
   const auto model = o.model.load();
   auto engine = create_engine(model, o.model.engine_options());
   std::vector<ConfigRun> runs;
   for (const std::string& name : split_attention_list(o.attention)) {
-    runs.push_back({name, parse_attention(name, model->config.depth, model->config.num_heads), {}});
+    runs.push_back({name, resolve_attention(name, model->config), {}});
   }
 
   std::vector<std::string> paths;
@@ -132,6 +137,9 @@ void add_validate_command(CLI::App& app) {
   command->add_option("--data", options->data, "<synset>/<images> tree, or a flat folder with --labels")->required();
   command->add_option("--labels", options->labels, "labels file '<file> <class>' for a flat folder");
   command->add_option("--limit", options->limit, "use the first N images (sorted by path)");
+  command->add_option("--every", options->every, "keep only images whose sorted index is a multiple of N");
+  command->add_option("--skip-every", options->skip_every,
+                      "drop images whose sorted index is a multiple of N (the complement of calibrate --every N)");
   command->add_option("--batch,-b", options->batch, "batch size")->capture_default_str()->check(CLI::Range(1, 4096));
   command->add_option("--loader-threads", options->loader_threads, "decode threads (0 = all cores)");
   command->add_option("--attention", options->attention,

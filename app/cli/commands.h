@@ -8,5 +8,6 @@ void add_classify_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 
 }  // namespace distrvit::cli

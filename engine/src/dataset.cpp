@@ -20,6 +20,16 @@ bool is_image_file_name(const std::string& name) {
   return false;
 }
 
+std::vector<LabelledImage> split_images(const std::vector<LabelledImage>& images, int every, int skip_every) {
+  std::vector<LabelledImage> kept;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (every > 0 && i % every != 0) continue;
+    if (skip_every > 0 && i % skip_every == 0) continue;
+    kept.push_back(images[i]);
+  }
+  return kept;
+}
+
 namespace {
 
 std::vector<LabelledImage> list_synset_tree(const std::string& folder, const ClassList& classes) {

@@ -55,6 +55,10 @@ EngineOptions parse_device(const std::string& device) {
   return options;
 }
 
+void Engine::set_attention_observer(AttentionObserver) {
+  throw Error(device_name() + ": attention observers are supported on the CPU backend only");
+}
+
 std::unique_ptr<Engine> create_engine(std::shared_ptr<const VitModel> model, const EngineOptions& options) {
   if (options.device == DeviceKind::Cpu) return create_cpu_engine(std::move(model), options);
 #ifdef DISTRVIT_WITH_CUDA

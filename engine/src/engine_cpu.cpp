@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "distrvit/error.h"
+#include "distrvit/attention_plan.h"
 #include "distrvit/ops_cpu.h"
 
 namespace distrvit {
@@ -27,12 +28,22 @@ AttentionParams single_head(const AttentionParams& p, int head) {
   return one;
 }
 
-void run_head_group(const AttentionSpec& spec, const AttentionParams& p, float* cls_probs) {
+// Runs heads that share one spec. LowRank runs one head at a time (`head` is its index in the layer).
+void run_head_group(const AttentionPlan& plan, int layer, int head, const AttentionSpec& spec, const AttentionParams& p,
+                    float* cls_probs) {
   switch (spec.kind) {
     case AttentionKind::Exact:
-    case AttentionKind::LowRank:
       attention_blas_cpu(p, cls_probs);
       return;
+    case AttentionKind::LowRank: {
+      const LowRankProjections* lowrank = plan.lowrank.get();
+      if (!lowrank || lowrank->rank != spec.rank || layer >= lowrank->depth || head >= lowrank->heads ||
+          lowrank->head_dim != p.head_dim) {
+        throw Error("--attention " + describe(spec) + ": needs calibrated projections (make a plan with distrvit calibrate)");
+      }
+      attention_lowrank_cpu(p, lowrank->at(layer, head), spec.rank, cls_probs);
+      return;
+    }
     case AttentionKind::Naive:
       attention_exact_cpu(p);
       return;
@@ -57,6 +68,7 @@ class CpuEngine final : public Engine {
   void set_attention(const AttentionPlan& plan) override { plan_ = plan; }
   const AttentionPlan& attention() const override { return plan_; }
   void capture_cls_attention(int layer) override { capture_layer_ = layer; }
+  void set_attention_observer(AttentionObserver observer) override { observer_ = std::move(observer); }
   Tensor captured_cls_attention() const override { return captured_; }
   ForwardTiming last_timing() const override { return timing_; }
   std::string device_name() const override { return "cpu"; }
@@ -71,6 +83,7 @@ class CpuEngine final : public Engine {
   AttentionPlan plan_;
   int capture_layer_ = -1;
   Tensor captured_;
+  AttentionObserver observer_;
   ForwardTiming timing_;
   // Scratch, sized per batch (fp32, row-major):
   std::vector<float> patches_;  // [B, gh*gw, E]
@@ -107,6 +120,7 @@ void CpuEngine::block(int layer, float* x, int batch) {
   linear_cpu(normed_.data(), w.qkv_w.ptr(), w.qkv_b.ptr(), qkv_.data(), rows, 3 * e, e);
   const AttentionParams params =
       AttentionParams::from_qkv(qkv_.data(), attn_.data(), batch, c.tokens(), c.num_heads, c.head_dim());
+  if (observer_) observer_(layer, params);
   float* cls_probs = nullptr;
   if (layer == capture_layer_) {
     captured_ = Tensor({batch, c.num_heads, c.tokens()});
@@ -176,10 +190,10 @@ Tensor CpuEngine::forward(const Tensor& input) {
 void run_attention_cpu(const AttentionPlan& plan, int layer, const AttentionParams& params, float* cls_probs) {
   const int heads = params.heads;
   bool same_kind = true;
-  for (int h = 1; h < heads; ++h) same_kind &= describe(plan.at(layer, h)) == describe(plan.at(layer, 0));
-  const bool exact_probs = plan.at(layer, 0).kind == AttentionKind::Exact;
-  if (same_kind && (cls_probs == nullptr || exact_probs)) {
-    run_head_group(plan.at(layer, 0), params, cls_probs);
+  for (int h = 1; h < heads; ++h) same_kind &= same_attention(plan.at(layer, h), plan.at(layer, 0));
+  const AttentionKind kind = plan.at(layer, 0).kind;
+  if (same_kind && kind != AttentionKind::LowRank && (cls_probs == nullptr || kind == AttentionKind::Exact)) {
+    run_head_group(plan, layer, 0, plan.at(layer, 0), params, cls_probs);
     return;
   }
   for (int h = 0; h < heads; ++h) {
@@ -191,11 +205,11 @@ void run_attention_cpu(const AttentionPlan& plan, int layer, const AttentionPara
       probs.resize(size_t(params.batch) * params.tokens);
       head_probs = probs.data();
     }
-    if (cls_probs && spec.kind != AttentionKind::Exact) {
+    if (cls_probs && (spec.kind == AttentionKind::Distr || spec.kind == AttentionKind::Naive)) {
       attention_cls_probs_cpu(one, spec, head_probs);
-      run_head_group(spec, one, nullptr);
+      run_head_group(plan, layer, h, spec, one, nullptr);
     } else {
-      run_head_group(spec, one, head_probs);
+      run_head_group(plan, layer, h, spec, one, head_probs);
     }
     for (int b = 0; cls_probs && b < params.batch; ++b) {
       std::copy(probs.begin() + int64_t(b) * params.tokens, probs.begin() + int64_t(b + 1) * params.tokens,

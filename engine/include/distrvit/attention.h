@@ -27,6 +27,14 @@ struct DistrParams {
   uint64_t seed = 0;    // seeds the Gaussian projection R [l, P]
 };
 
+// Calibrated low-rank q/k projections (see docs): for each (layer, head) an orthonormal U [D, rank];
+// scores become scale * (q U)(k U)^T, the top-rank eigenvectors of sum(q q^T + k k^T) over calibration tokens.
+struct LowRankProjections {
+  int depth = 0, heads = 0, head_dim = 0, rank = 0;
+  std::vector<float> u;  // [depth, heads, head_dim, rank]
+  const float* at(int layer, int head) const { return u.data() + (int64_t(layer) * heads + head) * head_dim * rank; }
+};
+
 struct AttentionSpec {
   AttentionKind kind = AttentionKind::Exact;
   DistrParams distr;
@@ -55,6 +63,9 @@ std::string describe(const AttentionSpec& spec);  // "exact", "distr:l=64:G=2:me
 // CPU references (plain loops, fp32 math, double-free of cleverness: they define what is right).
 void attention_exact_cpu(const AttentionParams& p);
 void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr);
+
+// Low-rank attention for one head (p.heads == 1): u [D, rank]; cls_probs [B, N] or null.
+void attention_lowrank_cpu(const AttentionParams& p, const float* u, int rank, float* cls_probs = nullptr);
 
 // Attention probabilities of query row 0 (the class token) under `spec`: probs [B, H, N].
 void attention_cls_probs_cpu(const AttentionParams& p, const AttentionSpec& spec, float* probs);

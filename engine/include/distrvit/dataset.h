@@ -19,6 +19,10 @@ struct LabelledImage {
 std::vector<LabelledImage> list_labelled_images(const std::string& folder, const std::string& labels_file,
                                                 const ClassList& classes, size_t limit = 0);
 
+// Deterministic calibration / evaluation split of a sorted list: `every` > 0 keeps images whose index is a
+// multiple of `every`; `skip_every` > 0 drops them. Both 0: unchanged.
+std::vector<LabelledImage> split_images(const std::vector<LabelledImage>& images, int every, int skip_every);
+
 bool is_image_file_name(const std::string& name);  // by extension: jpg, jpeg, png, bmp, ...
 
 }  // namespace distrvit

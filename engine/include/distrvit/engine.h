@@ -1,5 +1,6 @@
 // Running a loaded model: one interface over the CPU and CUDA backends, with attention chosen at run time.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ struct AttentionPlan {
   AttentionSpec fallback;
   std::vector<std::vector<AttentionSpec>> per_layer_head;  // [depth][heads]
   std::string name;  // how it was given ("exact", "distr:l=64:G=2:layers=6-11", "plan:FILE")
+  std::shared_ptr<const LowRankProjections> lowrank;  // needed by LowRank entries (calibrated plans)
 
   const AttentionSpec& at(int layer, int head) const;
   bool uniform() const;  // every (layer, head) the same as `fallback`
@@ -52,6 +54,10 @@ class Engine {
   // probabilities of the class token: [B, heads, tokens]. layer < 0 turns capturing off.
   virtual void capture_cls_attention(int layer) = 0;
   virtual Tensor captured_cls_attention() const = 0;
+
+  // Calls `observer` with every layer's q/k/v (CPU backend only; null turns it off). Used by calibration.
+  using AttentionObserver = std::function<void(int layer, const AttentionParams& params)>;
+  virtual void set_attention_observer(AttentionObserver observer);
 
   virtual ForwardTiming last_timing() const = 0;
   virtual std::string device_name() const = 0;

@@ -1,0 +1,73 @@
+// DistrAttention building blocks shared by the CPU reference (attention_distr_cpu) and the CUDA kernel:
+// the seeded Gaussian projection R, SimHash codes, the Gray-order column permutation of one Q block.
+// See docs/distrattention.md section 1 for the method; this header pins down every detail the doc leaves
+// open so that all backends compute the same grouping.
+//
+// Definitions (normative: the CUDA kernel must reproduce them bit for bit where they are integer):
+//
+// R, the projection [rows, P] (row-major: R[row * P + bit]), drawn from DistrParams::seed:
+//   splitmix64 with state s0 = seed; output k (k = 0, 1, 2, ...) is
+//       z = seed + (k + 1) * 0x9E3779B97F4A7C15            (mod 2^64)
+//       z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+//       z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+//       out_k = z ^ (z >> 31)
+//   Element e = row * P + bit uses outputs 2e and 2e+1, in double precision:
+//       u1 = ((out_{2e} >> 11) + 1) * 2^-53        in (0, 1]
+//       u2 =  (out_{2e+1} >> 11)     * 2^-53        in [0, 1)
+//       R[e] = float( sqrt(-2 ln u1) * cos(2 pi u2) )   (Box-Muller, cosine branch only)
+//   Element e depends only on (seed, e), so R for fewer rows is a prefix of R for more rows (same P):
+//   a block shorter than l (the last block of a head) uses the first rows of R.
+//
+// SimHash code of column c of a Q block with `rows` rows (rows <= l):
+//   dot_p = sum over r = 0..rows-1, in ascending r, fp32 accumulation, of Q[r, c] * R[r, p]
+//   bit p of the code (bit position p, least significant = p 0) = dot_p > 0.
+// Sort key = inverse Gray code of the code: key = code ^ (code >> 1) ^ (code >> 2) ^ ... (prefix xor),
+//   so sorting by key walks the codes along the binary-reflected Gray sequence.
+// Permutation pi = stable argsort of the D keys, ascending (equal keys keep column order).
+// Group j (j = 0 .. D/G - 1) = { pi[j*G], ..., pi[j*G + G - 1] }.
+// Q~[:, j] = mean of the group's Q columns (variant mean; summed in group order, then divided by G)
+//          or Q[:, pi[j*G]] (variant sample).
+// K~[:, j] = sum of the group's K columns in group order, for every one of the N keys.
+// Scores = scale * Q~ K~^T with the same scale as exact attention (1/sqrt(D)); P V stays exact.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "distrvit/attention.h"
+
+namespace distrvit {
+
+constexpr int kMaxHashBits = 32;
+
+// Throws Error("distr: ...") unless block >= 1, group >= 1, 1 <= hash_bits <= 32 and, when head_dim > 0,
+// head_dim is divisible by group.
+void validate_distr(const DistrParams& distr, int head_dim = 0);
+
+// The i-th output (i = 0, 1, ...) of splitmix64 started from state `seed` (see above).
+uint64_t splitmix64_at(uint64_t seed, uint64_t index);
+
+// R [block_rows, hash_bits] row-major, fp32, drawn from distr.seed as defined above.
+std::vector<float> distr_projection(const DistrParams& distr, int block_rows);
+
+// Binary-reflected Gray code and its inverse (prefix xor).
+inline uint32_t gray_code(uint32_t value) { return value ^ (value >> 1); }
+inline uint32_t inverse_gray_code(uint32_t code) {
+  for (uint32_t shift = 1; shift < 32; shift <<= 1) code ^= code >> shift;
+  return code;
+}
+
+// Grouping of one Q block.
+struct DistrBlockGrouping {
+  std::vector<uint32_t> codes;  // [D] SimHash code of each Q column
+  std::vector<uint32_t> keys;   // [D] inverse_gray_code(codes[c])
+  std::vector<int> order;       // [D] pi: stable argsort of keys; group j = order[j*G .. j*G+G-1]
+};
+
+// Hashes and sorts the D columns of one Q block. q points at row 0, column 0 of the block; row r,
+// column c is q[r * row_stride + c]. projection is R with at least `rows` rows of hash_bits columns
+// (distr_projection's layout); only its first `rows` rows are read.
+DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int rows, int head_dim,
+                                     const float* projection, int hash_bits);
+
+}  // namespace distrvit

@@ -1,0 +1,155 @@
+// CPU reference of DistrAttention (docs/distrattention.md section 1; every detail in distrvit/distr.h):
+// plain loops per (batch, head), per block of l query rows, fp32 math. It defines what is right for the
+// CUDA kernel, which uploads the same R from distr_projection().
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "distrvit/attention.h"
+#include "distrvit/distr.h"
+#include "distrvit/error.h"
+
+namespace distrvit {
+
+void validate_distr(const DistrParams& distr, int head_dim) {
+  if (distr.block < 1) fail("distr", "block size l must be >= 1, got {}", distr.block);
+  if (distr.group < 1) fail("distr", "group size G must be >= 1, got {}", distr.group);
+  if (distr.hash_bits < 1 || distr.hash_bits > kMaxHashBits)
+    fail("distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, distr.hash_bits);
+  if (head_dim > 0 && head_dim % distr.group != 0)
+    fail("distr", "head dim {} is not divisible by group size G={}", head_dim, distr.group);
+}
+
+uint64_t splitmix64_at(uint64_t seed, uint64_t index) {
+  uint64_t z = seed + (index + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::vector<float> distr_projection(const DistrParams& distr, int block_rows) {
+  if (distr.hash_bits < 1 || distr.hash_bits > kMaxHashBits)
+    fail("distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, distr.hash_bits);
+  if (block_rows < 0) fail("distr", "projection rows must be >= 0, got {}", block_rows);
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  constexpr double kInv2Pow53 = 1.0 / 9007199254740992.0;  // 2^-53
+  std::vector<float> projection(size_t(block_rows) * distr.hash_bits);  // [rows, P]
+  for (size_t e = 0; e < projection.size(); ++e) {
+    const double u1 = double((splitmix64_at(distr.seed, 2 * e) >> 11) + 1) * kInv2Pow53;  // (0, 1]
+    const double u2 = double(splitmix64_at(distr.seed, 2 * e + 1) >> 11) * kInv2Pow53;    // [0, 1)
+    projection[e] = float(std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2));
+  }
+  return projection;
+}
+
+DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int rows, int head_dim,
+                                     const float* projection, int hash_bits) {
+  if (hash_bits < 1 || hash_bits > kMaxHashBits)
+    fail("distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, hash_bits);
+  DistrBlockGrouping grouping;
+  grouping.codes.assign(head_dim, 0);
+  grouping.keys.resize(head_dim);
+  grouping.order.resize(head_dim);
+  for (int c = 0; c < head_dim; ++c) {
+    uint32_t code = 0;
+    for (int bit = 0; bit < hash_bits; ++bit) {
+      float dot = 0;
+      for (int r = 0; r < rows; ++r) dot += q[r * row_stride + c] * projection[r * hash_bits + bit];
+      if (dot > 0) code |= uint32_t(1) << bit;
+    }
+    grouping.codes[c] = code;
+    grouping.keys[c] = inverse_gray_code(code);
+  }
+  std::iota(grouping.order.begin(), grouping.order.end(), 0);
+  std::stable_sort(grouping.order.begin(), grouping.order.end(),
+                   [&](int a, int b) { return grouping.keys[a] < grouping.keys[b]; });
+  return grouping;
+}
+
+namespace {
+
+// Softmax of `scores` in place (max-subtracted, fp32), as in attention_cpu.cpp.
+void softmax_inplace(std::vector<float>& scores) {
+  const float max_score = *std::max_element(scores.begin(), scores.end());
+  float sum = 0;
+  for (float& s : scores) {
+    s = std::exp(s - max_score);
+    sum += s;
+  }
+  const float inv = 1.0f / sum;
+  for (float& s : scores) s *= inv;
+}
+
+}  // namespace
+
+void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
+  validate_distr(distr, p.head_dim);
+  if (p.tokens < 1 || p.head_dim < 1) fail("distr", "need tokens >= 1 and head dim >= 1");
+  const int n = p.tokens, d = p.head_dim, group = distr.group, fused = d / group;  // fused = E
+  const int block = std::min(distr.block, n);
+  const std::vector<float> projection = distr_projection(distr, block);  // [block, P]
+  std::vector<float> q_fused(size_t(block) * fused);                     // [block, E]
+  std::vector<float> k_fused(size_t(n) * fused);                         // [N, E]
+  std::vector<float> scores(n);                                          // [N] one query row
+
+  for (int b = 0; b < p.batch; ++b) {
+    for (int h = 0; h < p.heads; ++h) {
+      const float* q = p.q + b * p.qkv_batch_stride + h * p.qkv_head_stride;
+      const float* k = p.k + b * p.qkv_batch_stride + h * p.qkv_head_stride;
+      const float* v = p.v + b * p.qkv_batch_stride + h * p.qkv_head_stride;
+      float* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
+      for (int start = 0; start < n; start += block) {
+        const int rows = std::min(block, n - start);  // the last block may be shorter
+        const float* q_block = q + start * p.qkv_token_stride;
+        const DistrBlockGrouping grouping =
+            distr_group_block(q_block, p.qkv_token_stride, rows, d, projection.data(), distr.hash_bits);
+        const std::vector<int>& order = grouping.order;
+
+        // Q~ [rows, E]: mean or first member of each group.
+        for (int r = 0; r < rows; ++r) {
+          const float* q_row = q_block + r * p.qkv_token_stride;
+          for (int j = 0; j < fused; ++j) {
+            float value;
+            if (distr.variant == DistrVariant::Sample) {
+              value = q_row[order[j * group]];
+            } else {
+              value = 0;
+              for (int g = 0; g < group; ++g) value += q_row[order[j * group + g]];
+              value /= float(group);
+            }
+            q_fused[size_t(r) * fused + j] = value;
+          }
+        }
+        // K~ [N, E]: sum of each group's K columns, for all keys.
+        for (int t = 0; t < n; ++t) {
+          const float* k_row = k + t * p.qkv_token_stride;
+          for (int j = 0; j < fused; ++j) {
+            float sum = 0;
+            for (int g = 0; g < group; ++g) sum += k_row[order[j * group + g]];
+            k_fused[size_t(t) * fused + j] = sum;
+          }
+        }
+        // O = softmax(s Q~ K~^T) V, one query row at a time.
+        for (int r = 0; r < rows; ++r) {
+          const float* qf_row = &q_fused[size_t(r) * fused];
+          for (int t = 0; t < n; ++t) {
+            const float* kf_row = &k_fused[size_t(t) * fused];
+            float dot = 0;
+            for (int j = 0; j < fused; ++j) dot += qf_row[j] * kf_row[j];
+            scores[t] = dot * p.scale;
+          }
+          softmax_inplace(scores);
+          float* out_row = out + (start + r) * p.out_token_stride;
+          std::fill(out_row, out_row + d, 0.0f);
+          for (int t = 0; t < n; ++t) {
+            const float* v_row = v + t * p.qkv_token_stride;
+            for (int c = 0; c < d; ++c) out_row[c] += scores[t] * v_row[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace distrvit
