@@ -1,0 +1,139 @@
+// Shared pieces of the attention kernels (exact, naive, cls): parameter checks, the flash-kernel
+// instantiation table, and the PTX wrappers (cp.async, ldmatrix, mma.sync) the fused kernel uses.
+//
+// Layout reminder (attention_cuda.h): element (b, n, h, d) of q/k/v at
+//   ptr[b * qkv_batch_stride + n * qkv_token_stride + h * qkv_head_stride + d]
+// and of out at the out_* strides. d is always the contiguous dimension.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "attention_cuda.h"
+
+namespace distrvit::cuda {
+
+// Throws Error when `p` cannot describe an attention call (null pointers, non-positive sizes, d > 256).
+void check_attention_params(const AttentionDeviceParams& p, const char* who);
+
+// True when q/k/v/out are 16-byte aligned and every stride is a multiple of 8 elements, so that the
+// fused kernel can move rows in 16-byte chunks (cp.async / vector stores).
+bool attention_rows_16b_aligned(const AttentionDeviceParams& p);
+
+// Exact attention by the generic (one warp per query row) kernel, whatever the dtype / alignment; the
+// fallback of attention_exact(), exposed for tests and the benchmark.
+void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream);
+
+namespace flash {
+
+// Runs variant `variant` (-1 = automatic, 0 .. kNumVariants-1) of the fused kernel; false (nothing launched) when the
+// problem doesn't fit it: dtype F32, head_dim not 64 / 128, or rows not 16-byte aligned.
+bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
+
+// Tile configurations of the fused kernel, per head dimension (attention_exact.cuh). Variant -1 lets
+// the kernel choose from the problem's shape and the device's occupancy; the others are fixed
+// configurations, all tested and timed (bench/attention_bench.cu).
+constexpr int kNumVariants = 4;
+const char* variant_name(int head_dim, int variant);
+// The variant that variant -1 resolves to for this problem (F16 / BF16, head_dim 64 or 128).
+int auto_variant(const AttentionDeviceParams& p);
+
+// Defined (explicitly instantiated) in attention_exact_<dtype>_d<head_dim>.cu: one translation unit per
+// (dtype, head_dim) keeps builds parallel. T is __half or __nv_bfloat16. Requires
+// attention_rows_16b_aligned(p) and p.head_dim == kHeadDim.
+template <typename T, int kHeadDim>
+void run_flash_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
+template <typename T, int kHeadDim>
+int pick_flash_variant(const AttentionDeviceParams& p);
+#define DISTRVIT_DECLARE_FLASH(T, D)                                                                  \
+  extern template void run_flash_attention<T, D>(const AttentionDeviceParams&, int, cudaStream_t); \
+  extern template int pick_flash_variant<T, D>(const AttentionDeviceParams&);
+DISTRVIT_DECLARE_FLASH(__half, 64)
+DISTRVIT_DECLARE_FLASH(__half, 128)
+DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 64)
+DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128)
+#undef DISTRVIT_DECLARE_FLASH
+
+}  // namespace flash
+
+// ---- device helpers (only for .cu files) --------------------------------------------------------
+#if defined(__CUDACC__)
+namespace ptx {
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte global -> shared copy that bypasses L1; when !valid nothing is read and 16 zero bytes are written.
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+// Waits until at most `kPending` of this thread's committed groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// Four 8x8 b16 matrices; lanes 8i..8i+7 give the row addresses of matrix i, register i receives it.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+// Same, each matrix transposed on the way (used for V, whose rows are the reduction dimension).
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// d[16x8] += a[16x16] * b[16x8], fp32 accumulation. Fragment layouts (PTX ISA, m16n8k16):
+//   a0 (row g, k 2t..2t+1), a1 (row g+8), a2 (k+8), a3 (row g+8, k+8); b0 (k 2t..2t+1, col g), b1 (k+8);
+//   d0,d1 (row g, col 2t..2t+1), d2,d3 (row g+8), with g = lane / 4, t = lane % 4.
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                         uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats -> one register of two 16-bit values, `lo` in the low half (round to nearest even).
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+  __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+  __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
+// 2^x on the special-function unit (ex2.approx: ~2 ulp; ex2(-inf) = +0).
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+}  // namespace ptx
+#endif  // __CUDACC__
+
+}  // namespace distrvit::cuda

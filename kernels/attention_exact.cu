@@ -1,0 +1,136 @@
+// Exact attention on the GPU: the run-time switch in front of the fused kernels, and a generic path.
+//
+// Versions:
+//   generic  one warp per query row, online softmax over all keys in fp32, lanes split d (<= 256).
+//            Any dtype (the F32 path), any strides or alignment. Simple and slow (a warp reduction per key).
+//   fused    attention_exact.cuh (FlashAttention-2 style, mma.sync), fp16/bf16, head_dim 64 and 128,
+//            16-byte aligned rows; one translation unit per (dtype, head_dim): attention_exact_*_d*.cu.
+// CPU reference: attention_exact_cpu (engine/src/attention_cpu.cpp); tested in
+// tests/gpu/test_attention_gpu.cpp ("attention: exact vs CPU reference").
+#include <cmath>
+
+#include "attention_common.cuh"
+#include "cuda_check.h"
+#include "dtype_util.cuh"
+
+namespace distrvit::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = 4;  // warps per block in the generic kernel
+
+template <typename T, int kPerLane>
+__global__ void __launch_bounds__(kRowsPerBlock * 32) attention_rowwise_kernel(const AttentionDeviceParams p) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;  // over B * H * N
+  const int N = p.tokens, D = p.head_dim;
+  if (row >= int64_t(p.batch) * p.heads * N) return;
+  const int n = int(row % N);
+  const int bh = int(row / N);
+  const int b = bh / p.heads, h = bh % p.heads;
+  const int64_t head_off = int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride;
+  const T* q = static_cast<const T*>(p.q) + head_off + int64_t(n) * p.qkv_token_stride;  // [D]
+  const T* k = static_cast<const T*>(p.k) + head_off;                                    // [N][D] at token stride
+  const T* v = static_cast<const T*>(p.v) + head_off;
+  T* out = static_cast<T*>(p.out) + int64_t(b) * p.out_batch_stride + int64_t(h) * p.out_head_stride +
+           int64_t(n) * p.out_token_stride;
+
+  float qv[kPerLane], acc[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    qv[i] = d < D ? to_float(q[d]) * p.scale : 0.0f;
+    acc[i] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int j = 0; j < N; ++j) {
+    const T* kj = k + int64_t(j) * p.qkv_token_stride;
+    const T* vj = v + int64_t(j) * p.qkv_token_stride;
+    float dot = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane + 32 * i;
+      if (d < D) dot += qv[i] * to_float(kj[d]);
+    }
+    dot = warp_sum(dot);
+    const float m_new = fmaxf(m, dot);
+    const float corr = expf(m - m_new);  // 0 on the first key
+    const float pj = expf(dot - m_new);
+    l = l * corr + pj;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane + 32 * i;
+      acc[i] = acc[i] * corr + (d < D ? pj * to_float(vj[d]) : 0.0f);
+    }
+    m = m_new;
+  }
+  const float inv = 1.0f / l;
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    if (d < D) out[d] = from_float<T>(acc[i] * inv);
+  }
+}
+
+template <typename T>
+void launch_rowwise(const AttentionDeviceParams& p, cudaStream_t stream) {
+  const int64_t rows = int64_t(p.batch) * p.heads * p.tokens;
+  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (blocks > 0x7fffffffLL) fail("attention_exact", "too many rows ({})", rows);
+  const dim3 grid(static_cast<unsigned>(blocks)), block(kRowsPerBlock * 32);
+  if (p.head_dim <= 32)
+    attention_rowwise_kernel<T, 1><<<grid, block, 0, stream>>>(p);
+  else if (p.head_dim <= 64)
+    attention_rowwise_kernel<T, 2><<<grid, block, 0, stream>>>(p);
+  else if (p.head_dim <= 128)
+    attention_rowwise_kernel<T, 4><<<grid, block, 0, stream>>>(p);
+  else
+    attention_rowwise_kernel<T, 8><<<grid, block, 0, stream>>>(p);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream) {
+  check_attention_params(p, "attention_exact");
+  if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
+  DISTRVIT_DISPATCH_DTYPE(p.dtype, T, launch_rowwise<T>(p, stream));
+}
+
+namespace flash {
+
+bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
+  if (p.dtype == DataType::F32 || (p.head_dim != 64 && p.head_dim != 128) || !attention_rows_16b_aligned(p))
+    return false;
+  const bool f16 = p.dtype == DataType::F16;
+  if (p.head_dim == 64) {
+    if (f16)
+      run_flash_attention<__half, 64>(p, variant, stream);
+    else
+      run_flash_attention<__nv_bfloat16, 64>(p, variant, stream);
+  } else {
+    if (f16)
+      run_flash_attention<__half, 128>(p, variant, stream);
+    else
+      run_flash_attention<__nv_bfloat16, 128>(p, variant, stream);
+  }
+  return true;
+}
+
+int auto_variant(const AttentionDeviceParams& p) {
+  const bool f16 = p.dtype == DataType::F16;
+  if (p.head_dim == 64) return f16 ? pick_flash_variant<__half, 64>(p) : pick_flash_variant<__nv_bfloat16, 64>(p);
+  if (p.head_dim == 128)
+    return f16 ? pick_flash_variant<__half, 128>(p) : pick_flash_variant<__nv_bfloat16, 128>(p);
+  return -1;
+}
+
+}  // namespace flash
+
+void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream) {
+  check_attention_params(p, "attention_exact");
+  if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
+  if (flash::run_fused(p, -1, stream)) return;
+  attention_exact_generic(p, stream);
+}
+
+}  // namespace distrvit::cuda
