@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "accuracy_plot.h"
 #include "commands.h"
 #include "common.h"
 #include "distrvit/calibrate.h"
@@ -31,6 +32,7 @@ struct ValidateOptions {
   int loader_threads = 0;
   std::string json_path;
   std::string csv_path;
+  std::string plot_path;
 };
 
 struct ConfigRun {
@@ -126,6 +128,14 @@ void run_validate(const ValidateOptions& o) {
     write_text_file(o.json_path, j.dump(2) + "\n");
   }
   if (!o.csv_path.empty()) write_text_file(o.csv_path, to_csv(runs));
+  if (!o.plot_path.empty()) {
+    std::vector<PlotPoint> points;
+    for (const ConfigRun& run : runs) {
+      points.push_back({run.name, run.stats.images ? 1000.0 * run.stats.seconds / run.stats.images : 0.0, run.stats.top1()});
+    }
+    write_text_file(o.plot_path, accuracy_latency_svg(points, fmt::format("{} on {} ({} images, {})", model->config.architecture,
+                                                                           o.data, images.size(), engine->device_name())));
+  }
 }
 
 }  // namespace
@@ -147,6 +157,7 @@ void add_validate_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--json", options->json_path, "write results as JSON");
   command->add_option("--csv", options->csv_path, "write one CSV row per configuration");
+  command->add_option("--plot", options->plot_path, "write an accuracy-vs-latency plot (SVG)");
   command->callback([options] { run_validate(*options); });
 }
 

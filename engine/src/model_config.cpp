@@ -115,7 +115,12 @@ void read_hf_preprocessor(const json& config, const std::string& file, Preproces
     const json crop = get_or<json>(config, "crop_size", json::object());
     pp.input_height = get_or(crop, "height", pp.input_height);
     pp.input_width = get_or(crop, "width", pp.input_width);
-    pp.resize_shorter = size.is_number() ? size.get<int>() : get_or(size, "shortest_edge", get_or(size, "height", 0));
+    if (size.is_object() && size.contains("height")) {
+      pp.resize_height = get_or(size, "height", 0);
+      pp.resize_width = get_or(size, "width", pp.resize_height);
+    } else {
+      pp.resize_shorter = size.is_number() ? size.get<int>() : get_or(size, "shortest_edge", 0);
+    }
     pp.crop_mode = "center";
   } else {
     pp.resize_to_input = true;

@@ -9,7 +9,7 @@ mkdir -p "$corpus"
 shared=${DISTRVIT_SHARED:-$(dirname "$0")/../../../shared}
 if [ -f "$seeds.shared" ]; then
   while read -r relative; do
-    [ -n "$relative" ] && [ -f "$shared/$relative" ] && cp -n "$shared/$relative" "$corpus"/ || true
+    [ -n "$relative" ] && [ -f "$shared/$relative" ] && cp -n --no-preserve=mode "$shared/$relative" "$corpus"/ || true
   done < "$seeds.shared"
 fi
 "$binary" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 "$corpus"

@@ -21,6 +21,8 @@ constexpr int64_t kMaxImagePixels = 178956970;
 // Throws Error("<label>: <problem>") for unreadable, truncated, corrupt or oversized input.
 ImageU8 decode_image_file(const std::string& path);
 ImageU8 decode_image_memory(const uint8_t* bytes, size_t size, const std::string& label);
+// Same with a lower pixel limit (the fuzzer uses it to keep allocations small).
+ImageU8 decode_image_memory(const uint8_t* bytes, size_t size, const std::string& label, int64_t max_pixels);
 
 // Writes an 8-bit RGB PNG (screenshots, debugging). Atomic: temp file + rename.
 void write_png(const std::string& path, const ImageU8& image);

@@ -25,10 +25,27 @@ struct PreprocessConfig {
   int resize_shorter = 0;
   // Hugging Face's ViTImageProcessor resizes straight to (height, width) with no crop.
   bool resize_to_input = false;
+  // When > 0, resize to exactly resize_height x resize_width, then center crop (DeiTImageProcessor with
+  // size {height, width} and crop_size).
+  int resize_height = 0;
+  int resize_width = 0;
 };
 
 // PIL-compatible resampling of an RGB8 image (antialiased when downscaling, fixed-point like PIL).
 ImageU8 resize_pil(const ImageU8& image, int out_width, int out_height, Interpolation interpolation);
+
+// A rectangle of pixels: columns [left, left + width), rows [top, top + height).
+struct PixelWindow {
+  int left = 0;
+  int top = 0;
+  int width = 0;
+  int height = 0;
+};
+
+// Exactly the pixels of resize_pil(image, out_width, out_height, interpolation) inside `window`,
+// computing only those (resize + crop without the full-size intermediate).
+ImageU8 resize_pil_window(const ImageU8& image, int out_width, int out_height, Interpolation interpolation,
+                          const PixelWindow& window);
 
 // Resize + crop, still 8-bit: what timm's transform holds before ToTensor.
 ImageU8 resize_and_crop(const ImageU8& image, const PreprocessConfig& config);
