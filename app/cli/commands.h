@@ -9,5 +9,6 @@ void add_infer_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
+void add_webcam_command(CLI::App& app);
 
 }  // namespace distrvit::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   distrvit::cli::add_validate_command(app);
   distrvit::cli::add_bench_command(app);
   distrvit::cli::add_calibrate_command(app);
+  distrvit::cli::add_webcam_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

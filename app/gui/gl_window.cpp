@@ -1,5 +1,7 @@
 #include "gl_window.h"
 
+#include <algorithm>
+
 #define GLFW_INCLUDE_NONE
 #include <GL/gl.h>
 #include <GLFW/glfw3.h>

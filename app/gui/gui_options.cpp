@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "distrvit/hub.h"
+#include "gui_script.h"
 
 namespace distrvit::gui {
 
@@ -63,7 +64,11 @@ std::optional<int> parse_gui_options(int argc, char** argv, GuiOptions& options)
   std::string size = std::to_string(options.window_width) + "x" + std::to_string(options.window_height);
   app.add_option("--size", size, "window size in pixels, WIDTHxHEIGHT")->capture_default_str();
   app.add_option("--sweep-folder", options.sweep_folder, "labelled image folder for the accuracy-vs-latency sweep");
-  app.add_option("--sweep-images", options.sweep_images, "images per configuration in the sweep")->capture_default_str();
+  app.add_option("--sweep-images", options.sweep_images, "images per configuration in the sweep")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  std::vector<std::string> sweep_attentions;
+  app.add_option("--sweep-attentions", sweep_attentions, "attention configurations the sweep compares");
 
   try {
     app.parse(argc, argv);
@@ -80,8 +85,20 @@ std::optional<int> parse_gui_options(int argc, char** argv, GuiOptions& options)
   if (!video.empty()) options.source = media::SourceSpec::video(video);
   if (!images.empty()) options.source = media::SourceSpec::images(images);
   config.compare_exact = !no_compare;
+  if (!sweep_attentions.empty()) {
+    options.sweep_attentions.clear();
+    for (const std::string& attention : sweep_attentions) options.sweep_attentions += attention + "\n";
+  }
   options.playback.pacing = every_frame ? media::Pacing::EveryFrame : media::Pacing::Realtime;
   options.playback.loop = !no_loop;
+  if (!options.script.empty()) {
+    try {
+      parse_script(options.script);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "distrvit-gui: %s\n", e.what());
+      return 2;
+    }
+  }
   if (!options.screenshot.empty() && !options.headless_run()) {
     std::fprintf(stderr, "distrvit-gui: --screenshot needs --frames or --script (when to take it)\n");
     return 2;

@@ -26,6 +26,7 @@ struct GuiOptions {
   int window_height = 1000;
   std::string sweep_folder;
   int sweep_images = 50;
+  std::string sweep_attentions = "exact\ndistr:l=16:G=2\ndistr:l=64:G=2\ndistr:l=197:G=2\ndistr:l=16:G=4";
 
   bool headless_run() const { return frames > 0 || !script.empty(); }
   std::string report_path() const;

@@ -48,6 +48,10 @@ std::vector<ScriptStep> parse_script(const std::string& text) {
       if (step.value != "on" && step.value != "off") fail("--script", "compare is on or off, got '{}'", item);
     } else if (step.key == "head") {
       if (step.value != "mean" && !is_integer(step.value)) fail("--script", "head is a number or mean, got '{}'", item);
+    } else if (step.key == "sweep") {
+      if (step.value != "start" && step.value != "wait" && step.value != "cancel") {
+        fail("--script", "sweep is start, wait or cancel, got '{}'", item);
+      }
     } else if (step.key == "wait") {
       try {
         if (std::stod(step.value) <= 0) throw std::invalid_argument("negative");
@@ -57,7 +61,7 @@ std::vector<ScriptStep> parse_script(const std::string& text) {
     } else {
       fail("--script", "unknown step '{}' (frames, wait, attention, l, G, P, seed, variant, r, layers, device, "
                        "precision, threads, model, layer, head, compare, pause, play, step, screenshot, video, "
-                       "camera, images)", item);
+                       "camera, images, sweep)", item);
     }
     steps.push_back(std::move(step));
   }

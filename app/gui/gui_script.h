@@ -3,8 +3,9 @@
 // Steps are separated by ';' and run in order; `frames=N` waits until N frames were classified with the
 // configuration in force (and drawn), `wait=S` waits S seconds; every other step changes something at once:
 //   attention=TEXT  l=N  G=N  P=N  seed=N  variant=mean|sample  r=N  layers=LIST|all
-//   device=D  precision=P  threads=N  model=M  layer=N  head=N|mean  compare=on|off
+//   device=D  precision=P|default  threads=N  model=M  layer=N  head=N|mean  compare=on|off
 //   pause  play  step  screenshot=FILE.png  video=FILE  camera=N  images=PATH
+//   sweep=start|wait|cancel   (the accuracy-vs-latency sweep; `wait` waits for it to finish)
 #pragma once
 #include <string>
 #include <vector>

@@ -1,6 +1,8 @@
 #include "gui_state.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 namespace distrvit::gui {
 
@@ -12,7 +14,7 @@ GuiState::GuiState(GuiOptions gui_options, media::Pipeline& live_pipeline)
   view.head = options.attention_head;
   sweep_folder = options.sweep_folder;
   sweep_images = options.sweep_images;
-  sweep_attentions = "exact\ndistr:l=16:G=2\ndistr:l=64:G=2\ndistr:l=197:G=2\ndistr:l=16:G=4";
+  sweep_attentions = options.sweep_attentions;
   if (options.source.kind == media::SourceSpec::Kind::Camera) camera_index = options.source.camera_index;
 }
 
@@ -32,6 +34,18 @@ void GuiState::apply_choice() {
   attention_text = choice.text();
   config.attention = attention_text;
   apply_config();
+}
+
+void GuiState::start_sweep() {
+  media::SweepSettings settings;
+  settings.folder = sweep_folder;
+  std::stringstream lines(sweep_attentions);
+  for (std::string line; lines >> line;) settings.attentions.push_back(line);
+  settings.max_images = static_cast<size_t>(std::max(1, sweep_images));
+  settings.engine = config;
+  const media::PipelineConfig running = pipeline.config();
+  if (status.model && !media::needs_new_engines(running, config)) settings.model = status.model;  // no second load
+  sweep.start(std::move(settings));
 }
 
 void GuiState::open_source(const media::SourceSpec& source) { pipeline.open(source); }

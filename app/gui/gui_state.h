@@ -49,6 +49,7 @@ struct GuiState {
   void apply_choice();                               // text follows the controls
   void open_source(const media::SourceSpec& source);
   void open_paths(const std::vector<std::string>& paths);  // a video, or images and folders
+  void start_sweep();  // over sweep_folder with sweep_attentions, on the sweep's own thread
 
   GuiOptions options;
   media::Pipeline& pipeline;
@@ -70,6 +71,7 @@ struct GuiState {
   FileBrowser browser;
   PanelRect prediction_panel;
   PanelRect view_panel;
+  PanelRect sweep_panel;
   int64_t ui_frames = 0;
 };
 

@@ -81,8 +81,9 @@ AttentionGrid patch_attention(const Tensor& cls_attention, int head, int prefix_
 ImageU8 heatmap_overlay(const ImageU8& image, const AttentionGrid& grid, float scale, float opacity) {
   if (grid.empty() || scale <= 0) return image;
   return tint_gray(image, [&](int x, int y, float& weight) {
-    weight = opacity;
-    return heat_color(sample(grid, x, y, image.width, image.height) / scale);
+    const float t = std::clamp(sample(grid, x, y, image.width, image.height) / scale, 0.0f, 1.0f);
+    weight = opacity * (0.3f + 0.7f * t);  // where attention is low, the image still shows through
+    return heat_color(t);
   });
 }
 

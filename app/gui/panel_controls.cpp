@@ -39,7 +39,7 @@ bool draw_engine_controls(GuiState& state) {
   return changed;
 }
 
-bool draw_attention_controls(GuiState& state, int head_dim) {
+void draw_attention_controls(GuiState& state, int head_dim) {
   AttentionChoice& choice = state.choice;
   bool changed = false;
   int backend = static_cast<int>(choice.backend);
@@ -52,6 +52,7 @@ bool draw_attention_controls(GuiState& state, int head_dim) {
     case Backend::Distr: {
       changed |= ImGui::SliderInt("block size l", &choice.block, 1, 256);
       static const int kGroups[] = {1, 2, 4, 8, 16};
+      ImGui::AlignTextToFramePadding();
       ImGui::Text("group size G");
       for (int group : kGroups) {
         ImGui::SameLine();
@@ -61,6 +62,7 @@ bool draw_attention_controls(GuiState& state, int head_dim) {
         }
       }
       int variant = choice.sample ? 1 : 0;
+      ImGui::AlignTextToFramePadding();
       ImGui::Text("fused Q column");
       ImGui::SameLine();
       changed |= ImGui::RadioButton("mean", &variant, 0);
@@ -88,7 +90,6 @@ bool draw_attention_controls(GuiState& state, int head_dim) {
     state.set_attention_text(state.attention_text);
   }
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("--attention text; edit and press Enter");
-  return false;
 }
 
 void draw_layer_switches(GuiState& state, int depth) {

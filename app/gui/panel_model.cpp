@@ -1,4 +1,5 @@
 // Model panel: load a checkpoint or hub id; architecture, parameter count, preprocessing.
+#include <fmt/format.h>
 #include <imgui.h>
 #include <imgui_stdlib.h>
 

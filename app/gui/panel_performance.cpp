@@ -1,4 +1,5 @@
 // Performance panel: per-frame latency (end to end, forward, attention) and FPS, with rolling plots.
+#include <fmt/format.h>
 #include <imgui.h>
 
 #include "panels.h"
@@ -10,7 +11,8 @@ void plot(const char* label, const RollingHistory& history, const char* unit, fl
   const std::string overlay = fmt::format("{}: {:.1f} {} (mean {:.1f})", label, history.last(), unit, history.mean());
   const std::vector<float>& values = history.values();
   ImGui::PlotLines(("##" + std::string(label)).c_str(), values.data(), static_cast<int>(values.size()), 0,
-                   overlay.c_str(), 0.0f, std::max(1.0f, history.max() * 1.15f), ImVec2(-1, height));
+                   overlay.c_str(), 0.0f, std::max(1.0f, history.max() * 1.15f),
+                   ImVec2(ImGui::GetContentRegionAvail().x, height));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Predictions panel: top-5 classes and probabilities, configured attention next to exact.
+#include <fmt/format.h>
 #include <imgui.h>
 
 #include "panels.h"
@@ -37,10 +38,14 @@ void draw_predictions_panel(GuiState& state, const PanelRect& rect) {
     if (!result) {
       ImGui::TextColored(kMutedText, "no frame classified yet");
     } else {
-      const float column = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
-      draw_top5(("configured: " + result->attention).c_str(), result->top5, column);
-      ImGui::SameLine();
-      draw_top5("exact attention", result->exact_top5, column);
+      if (ImGui::BeginTable("top5", 2)) {
+        const float column = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+        ImGui::TableNextColumn();
+        draw_top5(("configured: " + result->attention).c_str(), result->top5, column);
+        ImGui::TableNextColumn();
+        draw_top5("exact attention", result->exact_top5, column);
+        ImGui::EndTable();
+      }
       ImGui::Separator();
       if (!result->exact_top5.empty() && !result->top5.empty()) {
         const bool agree = result->exact_top5.front().index == result->top5.front().index;

@@ -1,9 +1,11 @@
 // Cameras and video files through OpenCV's VideoCapture, converted from BGR to RGB8.
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <opencv2/videoio/registry.hpp>
 
 #include "distrvit/error.h"
 #include "frame_source.h"
@@ -13,9 +15,10 @@ namespace {
 
 constexpr double kFallbackVideoFps = 25.0;
 
-// OpenCV prints its own multi-line warnings when a device or file fails; ours say it in one line.
+// OpenCV (and FFmpeg under it) print their own warnings when a device or file fails; ours say it in one line.
 void silence_opencv_logging() {
   static const bool silenced = [] {
+    setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET, read when OpenCV first loads its FFmpeg backend
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     return true;
   }();
@@ -39,9 +42,10 @@ void to_rgb(const cv::Mat& frame, ImageU8& out) {
 
 class CaptureSource : public FrameSource {
  public:
-  CaptureSource(cv::VideoCapture capture, cv::Mat first_frame, std::string name, std::string path, bool live)
+  CaptureSource(cv::VideoCapture capture, cv::Mat first_frame, std::string name, std::string path, int backend,
+                bool live)
       : capture_(std::move(capture)), pending_(std::move(first_frame)), name_(std::move(name)),
-        path_(std::move(path)), live_(live) {
+        path_(std::move(path)), backend_(backend), live_(live) {
     const double fps = capture_.get(cv::CAP_PROP_FPS);
     frame_rate_ = live_ ? 0.0 : (fps > 0 && fps < 1000 ? fps : kFallbackVideoFps);
     const double count = capture_.get(cv::CAP_PROP_FRAME_COUNT);
@@ -68,7 +72,7 @@ class CaptureSource : public FrameSource {
     if (live_) return false;
     // Reopening is more reliable than seeking to frame 0 across containers and codecs.
     capture_.release();
-    if (!capture_.open(path_)) return false;
+    if (!capture_.open(path_, backend_)) return false;
     pending_ = cv::Mat();
     next_index_ = 0;
     return true;
@@ -84,6 +88,7 @@ class CaptureSource : public FrameSource {
   cv::Mat pending_;  // the frame read while opening, handed out first
   std::string name_;
   std::string path_;
+  int backend_;
   bool live_;
   double frame_rate_ = 0;
   int64_t frame_count_ = -1;
@@ -102,7 +107,7 @@ std::unique_ptr<FrameSource> open_camera(int index) {
   if (!capture.open(index)) fail(name, "cannot open: no camera with this index, or it is in use by another program");
   cv::Mat first;
   if (!capture.read(first) || first.empty()) fail(name, "opened but gives no frames (busy, or not a capture device)");
-  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), name, std::string(), true);
+  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), name, std::string(), cv::CAP_ANY, true);
 }
 
 std::unique_ptr<FrameSource> open_video(const std::string& path) {
@@ -110,11 +115,13 @@ std::unique_ptr<FrameSource> open_video(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) fail(path, "no such video file");
   if (std::filesystem::is_directory(path, error)) fail(path, "is a folder, not a video file");
+  // FFmpeg when OpenCV has it: other backends (GStreamer) print pages of warnings on files they cannot read.
+  const int backend = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG) ? cv::CAP_FFMPEG : cv::CAP_ANY;
   cv::VideoCapture capture;
-  if (!capture.open(path)) fail(path, "cannot open as a video (unknown format, or the file is corrupt)");
+  if (!capture.open(path, backend)) fail(path, "cannot open as a video (unknown format, or the file is corrupt)");
   cv::Mat first;
   if (!capture.read(first) || first.empty()) fail(path, "no frame could be decoded (empty or corrupt video)");
-  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), path, path, false);
+  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), path, path, backend, false);
 }
 
 }  // namespace distrvit::media

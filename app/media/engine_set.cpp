@@ -97,6 +97,7 @@ void EngineSet::rebuild(const PipelineConfig& config, const Report& report) {
   precision_ = precision_name(options.precision);
   main_ = std::move(engine);
   exact_.reset();
+  ++builds_;
   attention_applied_ = false;
   applied_.model = config.model;
   applied_.image_size = config.image_size;

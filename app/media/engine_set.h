@@ -26,6 +26,7 @@ class EngineSet {
   Engine* exact() { return exact_.get(); }  // null unless comparing with a plan that is not exact already
   const std::shared_ptr<const VitModel>& model() const { return model_; }
   const std::string& precision() const { return precision_; }
+  int builds() const { return builds_; }  // times the engines were (re)built
   int captured_layer() const { return applied_.capture_attention ? applied_.attention_layer : -1; }
 
  private:
@@ -41,6 +42,7 @@ class EngineSet {
   std::string precision_;
   std::unique_ptr<Engine> main_;
   std::unique_ptr<Engine> exact_;
+  int builds_ = 0;
 };
 
 // `attention` parsed for `model`, with the layers switched off in `approximate_layers` set to exact.

@@ -185,6 +185,8 @@ void Pipeline::capture_loop() {
       status_.source_error = error;
       record_error(error);
       if (source_->live()) status_.source_ended = true;
+      // A list of broken images must not spin: pause a little before the next one.
+      capture_wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || pending_source_; });
       continue;
     }
     if (!got_frame) {
@@ -240,6 +242,7 @@ void Pipeline::inference_loop() {
       status_.engine_error = error;
       status_.applied_config_version = version;
       status_.model = engines_.model();
+      status_.engine_builds = engines_.builds();
       if (engines_.ready()) {
         status_.device = engines_.main().device_name();
         status_.attention = engines_.main().attention().name;

@@ -36,6 +36,7 @@ struct PipelineStatus {
   double source_fps = 0;       // the rate the source plays at (0: a camera's own pace)
   int64_t source_frames = -1;  // frames in the source, -1 when unknown
   uint64_t applied_config_version = 0;
+  int engine_builds = 0;  // times model or device changes rebuilt the engines (attention changes do not)
   std::shared_ptr<const VitModel> model;  // null until a model is loaded
   std::string device;
   std::string attention;  // the plan that runs
