@@ -1,0 +1,252 @@
+// DistrAttention kernel benchmark: attention_distr (G = 2, l = 64 and l = 128, mean, P = 16) against our
+// exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
+//
+//   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
+//
+// ms = median of --reps calls, each between its own pair of CUDA events, after --warmup calls; inputs
+// rotate over enough random sets to exceed 256 MB (no L2 reuse across calls). "effective TFLOP/s" counts
+// exact attention's 4 B H N^2 D flops for every kernel, so it compares times. Also times the grouping
+// prologue alone ("group") and prints max |distr(G=2) - exact| as a sanity figure (an approximation:
+// not small). Built by scripts/gpu-distr-check.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "attention_common.cuh"
+#include "attention_distr.cuh"
+#include "cuda_check.h"
+#include "distrvit/distr.h"
+#include "dtype_util.cuh"
+
+using namespace distrvit::cuda;
+
+namespace {
+
+struct Shape {
+  int B, H, N, D;
+};
+
+__global__ void fill_random(void* data, DataType dtype, int64_t count, uint64_t seed) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    uint64_t x = (uint64_t(i) + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    const float u1 = float(x & 0xffffff) / 16777216.0f, u2 = float((x >> 24) & 0xffffff) / 16777216.0f;
+    const float v = (u1 + u2 - 1.0f) * 2.4f;  // triangular, mean 0, std ~0.98
+    if (dtype == DataType::F16) static_cast<__half*>(data)[i] = __float2half_rn(v);
+    else static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v);
+  }
+}
+
+__global__ void max_abs_diff(const void* a, const void* b, DataType dtype, int64_t count, float* out) {
+  float m = 0.0f;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    float x, y;
+    if (dtype == DataType::F16) {
+      x = __half2float(static_cast<const __half*>(a)[i]);
+      y = __half2float(static_cast<const __half*>(b)[i]);
+    } else {
+      x = __bfloat162float(static_cast<const __nv_bfloat16*>(a)[i]);
+      y = __bfloat162float(static_cast<const __nv_bfloat16*>(b)[i]);
+    }
+    const float d = fabsf(x - y);
+    m = (d != d) ? INFINITY : fmaxf(m, d);
+  }
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (threadIdx.x % 32 == 0) atomicMax(reinterpret_cast<int*>(out), __float_as_int(m));
+}
+
+std::vector<Shape> parse_shapes(const std::string& s) {
+  std::vector<Shape> shapes;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t end = s.find(',', pos);
+    if (end == std::string::npos) end = s.size();
+    Shape sh{};
+    if (std::sscanf(s.substr(pos, end - pos).c_str(), "%dx%dx%dx%d", &sh.B, &sh.H, &sh.N, &sh.D) == 4)
+      shapes.push_back(sh);
+    pos = end + 1;
+  }
+  return shapes;
+}
+
+double median_ms(const std::function<void(int)>& call, int sets, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) call(i % sets);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<cudaEvent_t> events(2 * reps);
+  for (auto& e : events) CUDA_CHECK(cudaEventCreate(&e));
+  for (int i = 0; i < reps; ++i) {
+    CUDA_CHECK(cudaEventRecord(events[2 * i]));
+    call(i % sets);
+    CUDA_CHECK(cudaEventRecord(events[2 * i + 1]));
+  }
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<double> ms(reps);
+  for (int i = 0; i < reps; ++i) {
+    float t = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]));
+    ms[i] = t;
+  }
+  for (auto& e : events) CUDA_CHECK(cudaEventDestroy(e));
+  std::sort(ms.begin(), ms.end());
+  return ms[reps / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dtype_arg = "f16",
+              shapes_arg = "64x12x197x64,16x12x577x64,4x12x1025x64,1x12x4097x64,2x16x8192x64,1x16x16384x128";
+  std::string groups_arg = "2";
+  int reps = 50, warmup = 10;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i], val = argv[i + 1];
+    if (key == "--dtype") dtype_arg = val;
+    else if (key == "--reps") reps = std::max(1, std::atoi(val.c_str()));
+    else if (key == "--warmup") warmup = std::atoi(val.c_str());
+    else if (key == "--shapes") shapes_arg = val;
+    else if (key == "--groups") groups_arg = val;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", key.c_str());
+      return 2;
+    }
+  }
+  const DataType dtype = dtype_arg == "bf16" ? DataType::BF16 : DataType::F16;
+  std::vector<int> groups;
+  for (size_t pos = 0; pos < groups_arg.size();) {
+    size_t end = groups_arg.find(',', pos);
+    if (end == std::string::npos) end = groups_arg.size();
+    groups.push_back(std::atoi(groups_arg.substr(pos, end - pos).c_str()));
+    pos = end + 1;
+  }
+
+  try {
+    cudaDeviceProp prop{};
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    std::printf("device: %s, %d SMs; dtype %s; median of %d (warm-up %d)\n", prop.name, prop.multiProcessorCount,
+                dtype_arg.c_str(), reps, warmup);
+    CudnnAttention cudnn;
+    std::vector<std::string> summary;
+    for (const Shape& s : parse_shapes(shapes_arg)) {
+      const size_t elem = data_type_size(dtype);
+      const size_t qkv_bytes = size_t(s.B) * s.N * 3 * s.H * s.D * elem;
+      const size_t out_bytes = size_t(s.B) * s.N * s.H * s.D * elem;
+      const int sets = int(std::min<size_t>(8, std::max<size_t>(1, ((size_t(256) << 20) + qkv_bytes - 1) / qkv_bytes)));
+      void *qkv = nullptr, *out = nullptr, *out_ref = nullptr;
+      CUDA_CHECK(cudaMalloc(&qkv, qkv_bytes * sets));
+      CUDA_CHECK(cudaMalloc(&out, out_bytes));
+      CUDA_CHECK(cudaMalloc(&out_ref, out_bytes));
+      fill_random<<<1024, 256>>>(qkv, dtype, int64_t(qkv_bytes / elem) * sets, 12345);
+      CUDA_CHECK_LAUNCH();
+      auto params = [&](int set, void* o) {
+        return AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
+                                               s.N, s.H, s.D);
+      };
+      const double flops = 4.0 * s.B * s.H * double(s.N) * s.N * s.D;
+      char shape_name[64];
+      std::snprintf(shape_name, sizeof shape_name, "%dx%dx%dx%d", s.B, s.H, s.N, s.D);
+      std::map<std::string, double> t;
+      auto bench = [&](const std::string& name, const std::function<void(int)>& call) {
+        try {
+          t[name] = median_ms(call, sets, warmup, reps);
+          std::printf("%-16s %-14s %9.4f ms  %7.1f TFLOP/s (exact-equivalent)\n", shape_name, name.c_str(), t[name],
+                      flops / t[name] * 1e-9);
+        } catch (const std::exception& e) {
+          std::printf("%-16s %-14s ERROR %s\n", shape_name, name.c_str(), e.what());
+          cudaGetLastError();
+        }
+        std::fflush(stdout);
+      };
+      bench("exact", [&](int set) { attention_exact(params(set, out_ref), nullptr); });
+      bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
+
+      std::vector<float*> projections;
+      std::vector<std::string> distr_names;
+      for (int G : groups) {
+        for (int l : {64, 128}) {
+          distrvit::DistrParams d;
+          d.block = l;
+          d.group = G;
+          d.hash_bits = 16;
+          d.seed = 42;
+          const std::vector<float> r = distrvit::distr_projection(d, l);
+          float* dr = nullptr;
+          CUDA_CHECK(cudaMalloc(&dr, r.size() * sizeof(float)));
+          CUDA_CHECK(cudaMemcpy(dr, r.data(), r.size() * sizeof(float), cudaMemcpyHostToDevice));
+          projections.push_back(dr);
+          const std::string name = "distr G" + std::to_string(G) + " l" + std::to_string(l);
+          distr_names.push_back(name);
+          bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
+          if (G == groups.front()) {
+            for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128})
+              bench(name + " " + distr::path_name(path),
+                    [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
+            // The grouping prologue alone.
+            const int nblocks = distr::num_blocks(s.N, l);
+            void *perm = nullptr, *qf = nullptr;
+            CUDA_CHECK(cudaMalloc(&perm, size_t(s.B) * s.H * nblocks * s.D));
+            CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * elem));
+            bench(name + " group", [&, d, dr](int set) {
+              distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
+            });
+            CUDA_CHECK(cudaFree(perm));
+            CUDA_CHECK(cudaFree(qf));
+          }
+          // Sanity: distr vs exact on set 0 (approximation error, not a correctness check).
+          attention_distr(params(0, out), d, dr, nullptr);
+          attention_exact(params(0, out_ref), nullptr);
+          float* d_diff = nullptr;
+          CUDA_CHECK(cudaMalloc(&d_diff, sizeof(float)));
+          CUDA_CHECK(cudaMemset(d_diff, 0, sizeof(float)));
+          max_abs_diff<<<264, 256>>>(out, out_ref, dtype, int64_t(out_bytes / elem), d_diff);
+          CUDA_CHECK_LAUNCH();
+          float diff = 0;
+          CUDA_CHECK(cudaMemcpy(&diff, d_diff, sizeof(float), cudaMemcpyDeviceToHost));
+          CUDA_CHECK(cudaFree(d_diff));
+          std::printf("%-16s %-14s max |distr - exact| = %.3g\n", shape_name, name.c_str(), diff);
+        }
+      }
+      for (float* p : projections) CUDA_CHECK(cudaFree(p));
+
+      auto cell = [&](const std::string& k) {
+        auto it = t.find(k);
+        if (it == t.end()) return std::string("-");
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%.3f / %.0f", it->second, flops / it->second * 1e-9);
+        return std::string(buf);
+      };
+      auto ratio = [&](const std::string& a, const std::string& b) {
+        if (!t.count(a) || !t.count(b)) return std::string("-");
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%.2fx", t[b] / t[a]);
+        return std::string(buf);
+      };
+      const std::string d64 = distr_names.size() > 0 ? distr_names[0] : "", d128 = distr_names.size() > 1 ? distr_names[1] : "";
+      char line[512];
+      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |", shape_name, cell("exact").c_str(),
+                    cell("cudnn").c_str(), cell(d64).c_str(), cell(d128).c_str(), cell(d64 + " group").c_str(),
+                    ratio(d128, "exact").c_str(), ratio(d128, "cudnn").c_str(), ratio(d64, "exact").c_str());
+      summary.push_back(line);
+      CUDA_CHECK(cudaFree(qkv));
+      CUDA_CHECK(cudaFree(out));
+      CUDA_CHECK(cudaFree(out_ref));
+    }
+    std::printf("\nms / effective TFLOP/s (%s, %s, G=%d, mean, P=16)\n"
+                "| B x H x N x d | exact (ours) | cuDNN | distr l=64 | distr l=128 | grouping alone (l=64) "
+                "| l=128 vs exact | l=128 vs cuDNN | l=64 vs exact |\n|---|---|---|---|---|---|---|---|---|\n",
+                prop.name, dtype_arg.c_str(), groups.front());
+    for (const auto& l : summary) std::printf("%s\n", l.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "distr_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,785 @@
+// DistrAttention on the GPU (docs/distrattention.md; every normative detail in distrvit/distr.h; CPU
+// reference attention_distr_cpu in engine/src/attention_distr_cpu.cpp; tests tests/gpu/test_distr_gpu.cpp;
+// timings BENCHMARKS.md "## DistrAttention kernel", bench/distr_bench.cu).
+//
+// Two kernels per call (plus a workspace of perm + Q~, grow-only, one per (device, stream)):
+//
+// 1. distr_group_kernel, one thread block per (Q block of l rows, b, h): the SimHash dots of the D columns
+//    x P bits, accumulated in fp32 in ascending row order with separate multiply and add roundings
+//    (__fmul_rn / __fadd_rn: no FMA contraction, like the CPU reference built without FMA), from the
+//    fp16/bf16 inputs converted to float; rows stream through shared memory 32 at a time; codes -> inverse
+//    Gray keys -> stable argsort by rank counting (rank = #smaller keys + #equal keys at smaller index);
+//    then Q~ (mean: sum in group order / G; sample: first member) written as [B*H, N, EP] in the input
+//    dtype, EP = E = D/G rounded up to 16 with zero columns. The permutation goes to [B*H, nblocks, D] uint8.
+//
+// 2. distr_fwd_kernel (fp16/bf16, D 64/128): FlashAttention-2 structure (mma.sync m16n8k16, fp32
+//    accumulation, online softmax with exp2, cp.async double buffering of K/V) with two differences:
+//    - the Q tile is Q~ (EP columns), and S = Q~ K~^T runs over EP/16 k-steps instead of D/16;
+//    - K~ is built in SHARED memory right after each K tile lands: every thread owns two adjacent K~
+//      columns (j, j+1) for the whole kernel, keeps their 2G source columns (from the block's permutation)
+//      in registers, and sums them in fp32 in group order over the tile's rows (G = 2: one packed
+//      fp16x2/bf16x2 add: one rounding of the exact sum) -> sKt [BN][EP]. K is never
+//      gathered from global memory; K~ is never written to global memory.
+//    P V is unchanged (full D). 2 barriers per K tile (tile landed / K~ ready); the prefetch of tile j+1
+//    is issued after K~(j) is built, so it overlaps the tile's matrix work.
+//    Q tiles never straddle two l-blocks (each tile has one grouping, hence one K~): a block of l rows is
+//    covered by ceil(l / BM) tiles of BM rows, the last one masked (rows past the block are zero Q~ rows
+//    whose outputs are not stored). So any l is correct; the tensor cores do useless work on
+//    ceil(l/BM)*BM - l rows: free for l a multiple of BM, 4x for l = 16 with BM = 64 (small l is slow).
+//    BM = 128 (D 64: 4 warps x 32 rows; D 128: 8 warps x 16 rows) or 64 (4 warps x 16 rows), picked from
+//    the padding waste and the last wave's occupancy.
+//
+// G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
+// fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
+// asked for explicitly, which the tests use). F32 or other head dims or unaligned rows: a generic kernel
+// (one warp per query row, K~ columns summed from global memory on the fly; correct, slow).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "attention_common.cuh"
+#include "attention_distr.cuh"
+#include "cuda_check.h"
+#include "distrvit/distr.h"
+#include "dtype_util.cuh"
+
+namespace distrvit::cuda {
+namespace distr {
+namespace {
+
+// ---- 1. grouping prologue --------------------------------------------------------------------------
+
+constexpr int kGroupThreads = 256;
+constexpr int kGroupChunk = 32;       // Q rows staged in smem at a time
+constexpr int kMaxHeadDim = 256;      // perm is uint8
+constexpr int kMaxItems = 8;          // (column, 4-bit slice) items per thread: 256 * 8 / 4 / 256
+
+// One thread block per (Q block, b*h). Dynamic smem: sq [kGroupChunk][D] floats.
+template <typename T>
+__global__ void __launch_bounds__(kGroupThreads)
+    distr_group_kernel(const AttentionDeviceParams p, const int block_len, const int nblocks, const int hash_bits,
+                       const int group, const bool sample, const int fused, const int fused_pad,
+                       const float* __restrict__ projection, uint8_t* __restrict__ perm_out, T* __restrict__ qf_out,
+                       const int bh_offset) {
+  extern __shared__ __align__(16) float sq[];               // [kGroupChunk][D]
+  __shared__ __align__(16) float sr[kGroupChunk][kMaxHashBits];  // R rows of the chunk, bits padded to 4 with 0
+  __shared__ uint32_t codes[kMaxHeadDim];
+  __shared__ uint32_t keys[kMaxHeadDim];
+  __shared__ int order[kMaxHeadDim];
+
+  const int tid = threadIdx.x;
+  const int blk = blockIdx.x, bh = bh_offset + blockIdx.y;
+  const int b = bh / p.heads, h = bh % p.heads;
+  const int D = p.head_dim, N = p.tokens;
+  const int start = blk * block_len, rows = min(block_len, N - start);
+  const int64_t ts = p.qkv_token_stride;
+  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
+                int64_t(start) * ts;  // [rows][D] at stride ts
+  const int slices = (hash_bits + 3) / 4, pitch_r = slices * 4;
+  const int items = D * slices;  // item i: column i % D, bits 4 * (i / D) .. +3
+
+  for (int c = tid; c < D; c += kGroupThreads) codes[c] = 0;
+  float acc[kMaxItems][4];
+#pragma unroll
+  for (int it = 0; it < kMaxItems; ++it)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[it][e] = 0.0f;
+
+  for (int r0 = 0; r0 < rows; r0 += kGroupChunk) {
+    const int cr = min(kGroupChunk, rows - r0);
+    __syncthreads();  // previous chunk consumed
+    for (int i = tid; i < cr * D; i += kGroupThreads) {
+      const int r = i / D, c = i % D;
+      sq[r * D + c] = to_float(gq[int64_t(r0 + r) * ts + c]);
+    }
+    for (int i = tid; i < cr * pitch_r; i += kGroupThreads) {
+      const int r = i / pitch_r, bit = i % pitch_r;
+      sr[r][bit] = bit < hash_bits ? projection[(r0 + r) * hash_bits + bit] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int it = 0; it < kMaxItems; ++it) {
+      const int i = tid + it * kGroupThreads;
+      if (i >= items) break;
+      const int c = i % D, s = i / D;
+      float a0 = acc[it][0], a1 = acc[it][1], a2 = acc[it][2], a3 = acc[it][3];
+      for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
+        const float q = sq[r * D + c];
+        const float4 rv = *reinterpret_cast<const float4*>(&sr[r][4 * s]);
+        a0 = __fadd_rn(a0, __fmul_rn(q, rv.x));
+        a1 = __fadd_rn(a1, __fmul_rn(q, rv.y));
+        a2 = __fadd_rn(a2, __fmul_rn(q, rv.z));
+        a3 = __fadd_rn(a3, __fmul_rn(q, rv.w));
+      }
+      acc[it][0] = a0, acc[it][1] = a1, acc[it][2] = a2, acc[it][3] = a3;
+    }
+  }
+  // Codes: bit p = dot_p > 0.
+#pragma unroll
+  for (int it = 0; it < kMaxItems; ++it) {
+    const int i = tid + it * kGroupThreads;
+    if (i >= items) break;
+    const int c = i % D, s = i / D;
+    uint32_t bits = 0;
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if (4 * s + e < hash_bits && acc[it][e] > 0.0f) bits |= 1u << (4 * s + e);
+    if (bits) atomicOr(&codes[c], bits);
+  }
+  __syncthreads();
+  for (int c = tid; c < D; c += kGroupThreads) {
+    uint32_t key = codes[c];
+    for (uint32_t shift = 1; shift < 32; shift <<= 1) key ^= key >> shift;  // inverse Gray (prefix xor)
+    keys[c] = key;
+  }
+  __syncthreads();
+  // Stable argsort by ranks: pi[rank(c)] = c.
+  uint8_t* perm = perm_out + (int64_t(bh) * nblocks + blk) * D;
+  for (int c = tid; c < D; c += kGroupThreads) {
+    const uint32_t key = keys[c];
+    int rank = 0;
+    for (int j = 0; j < D; ++j) {
+      const uint32_t kj = keys[j];
+      rank += (kj < key) || (kj == key && j < c);
+    }
+    order[rank] = c;
+    perm[rank] = uint8_t(c);
+  }
+  __syncthreads();
+  // Q~ rows of this block: [rows][fused_pad], zeros past `fused`.
+  T* qf = qf_out + (int64_t(bh) * N + start) * fused_pad;
+  // (A version with 8 loads in flight per thread here and in the chunk loads above measured 25 % slower
+  // on the H100: BENCHMARKS.md.)
+  for (int i = tid; i < rows * fused_pad; i += kGroupThreads) {
+    const int r = i / fused_pad, j = i % fused_pad;
+    float value = 0.0f;
+    if (j < fused) {
+      const T* q_row = gq + int64_t(r) * ts;
+      if (sample) {
+        value = to_float(q_row[order[j * group]]);
+      } else {
+        for (int g = 0; g < group; ++g) value = __fadd_rn(value, to_float(q_row[order[j * group + g]]));
+        value = __fdiv_rn(value, float(group));
+      }
+    }
+    qf[int64_t(r) * fused_pad + j] = from_float<T>(value);
+  }
+}
+
+// ---- 2. fused flash kernel ---------------------------------------------------------------------------
+
+template <int kHeadDim_, int kGroup_, int kWarps_, int kMTiles_, int kBlockN_>
+struct Config {
+  static constexpr int D = kHeadDim_;
+  static constexpr int G = kGroup_;
+  static constexpr int E = D / G;                  // fused columns
+  static constexpr int EP = E < 16 ? 16 : E;       // padded to the mma k step
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int MT = kMTiles_;              // m16 tiles per warp
+  static constexpr int BM = kWarps * 16 * MT;      // Q rows per block
+  static constexpr int BN = kBlockN_;              // keys per tile
+  static constexpr int kPitchD = D + 8;            // smem pitches in elements (+16 bytes: ldmatrix conflict-free)
+  static constexpr int kPitchE = EP + 8;
+  static constexpr int kSmemQ = BM * kPitchE;      // Q~ tile
+  static constexpr int kSmemKV = BN * kPitchD;     // one K or V stage
+  static constexpr int kSmemKt = BN * kPitchE;     // K~ tile
+  static constexpr size_t kSmemBytes = size_t(kSmemQ + 4 * kSmemKV + kSmemKt) * 2;
+  static constexpr int kPairs = EP / 2;            // K~ column pairs per row
+  static constexpr int kRowStep = kThreads / kPairs;
+  static constexpr int kMinBlocks = kThreads >= 256 ? 1 : 2;
+  static_assert(D % G == 0 && D % 16 == 0 && BN % 16 == 0, "tile shapes");
+  static_assert(kThreads % kPairs == 0 && BN % kRowStep == 0, "K~ build mapping");
+  static_assert(BM <= 2 * BN, "the epilogue stages O in the K stages");
+};
+
+// Rows [row0, row0 + kRows) of a [rows][kCols] matrix (row r at g + r * row_stride) -> smem rows of pitch
+// kPitch; rows at or past rows_valid become zeros (nothing is read for them).
+template <int kRows, int kCols, int kPitch, int kThreads, typename T>
+__device__ __forceinline__ void load_tile_async(T* smem, const T* g, int64_t row_stride, int row0, int rows_valid,
+                                                int tid) {
+  constexpr int kChunks = kCols / 8;
+  constexpr int kTotal = kRows * kChunks;
+#pragma unroll
+  for (int it = 0; it < (kTotal + kThreads - 1) / kThreads; ++it) {
+    const int i = tid + it * kThreads;
+    if (kTotal % kThreads != 0 && i >= kTotal) break;
+    const int r = i / kChunks, c = i % kChunks;
+    const int gr = row0 + r;
+    const bool valid = gr < rows_valid;
+    const T* src = g + (valid ? int64_t(gr) * row_stride + c * 8 : 0);
+    ptx::cp_async_16(ptx::smem_addr(smem + r * kPitch + c * 8), src, valid);
+  }
+}
+
+// Two packed 16-bit values added lane-wise (HADD2 / HADD2.BF16), round to nearest.
+template <typename T>
+__device__ __forceinline__ uint32_t add2(uint32_t a, uint32_t b);
+template <>
+__device__ __forceinline__ uint32_t add2<__half>(uint32_t a, uint32_t b) {
+  const __half2 s = __hadd2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&s);
+}
+template <>
+__device__ __forceinline__ uint32_t add2<__nv_bfloat16>(uint32_t a, uint32_t b) {
+  const __nv_bfloat162 s =
+      __hadd2(*reinterpret_cast<const __nv_bfloat162*>(&a), *reinterpret_cast<const __nv_bfloat162*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&s);
+}
+
+template <typename T, typename Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
+    distr_fwd_kernel(const AttentionDeviceParams p, const T* __restrict__ q_fused, const uint8_t* __restrict__ perm,
+                     const int block_len, const int nblocks, const int tiles_per_block, const float scale_log2,
+                     const int bh_offset) {
+  constexpr int D = Cfg::D, G = Cfg::G, E = Cfg::E, EP = Cfg::EP, BN = Cfg::BN, MT = Cfg::MT;
+  constexpr int PD = Cfg::kPitchD, PE = Cfg::kPitchE;
+  constexpr int kDTiles = D / 8, kNTiles = BN / 8;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  T* sQ = reinterpret_cast<T*>(smem_raw);  // [BM][PE]  Q~ tile
+  T* sK = sQ + Cfg::kSmemQ;                // [2][BN][PD]
+  T* sV = sK + 2 * Cfg::kSmemKV;           // [2][BN][PD]
+  T* sKt = sV + 2 * Cfg::kSmemKV;          // [BN][PE]  K~ tile
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int bh = bh_offset + blockIdx.y;
+  const int b = bh / p.heads, h = bh % p.heads;
+  const int N = p.tokens;
+  const int blk = blockIdx.x / tiles_per_block, sub = blockIdx.x % tiles_per_block;
+  const int block_start = blk * block_len;
+  const int row0 = block_start + sub * Cfg::BM;
+  const int row_end = min(block_start + block_len, N);  // rows of this tile's l-block end here
+  if (row0 >= row_end) return;                          // (only in the last, shorter block)
+  const int n_tiles = (N + BN - 1) / BN;
+  const int64_t ts = p.qkv_token_stride;
+  const int64_t head_off = int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride;
+  const T* gk = static_cast<const T*>(p.k) + head_off;  // [N][D] rows at stride ts
+  const T* gv = static_cast<const T*>(p.v) + head_off;
+  const T* gqf = q_fused + int64_t(bh) * N * EP;        // [N][EP]
+
+  load_tile_async<Cfg::BM, EP, PE, Cfg::kThreads>(sQ, gqf, EP, row0, row_end, tid);
+  load_tile_async<BN, D, PD, Cfg::kThreads>(sK, gk, ts, 0, N, tid);
+  load_tile_async<BN, D, PD, Cfg::kThreads>(sV, gv, ts, 0, N, tid);
+  ptx::cp_async_commit();
+
+  // K~ build: this thread owns columns (2 jp, 2 jp + 1) of rows kr0, kr0 + kRowStep, ...; its 2G source
+  // columns (group order) stay in registers.
+  const int jp = tid % Cfg::kPairs, kr0 = tid / Cfg::kPairs;
+  int src_col[2][G];
+  {
+    const uint8_t* pm = perm + (int64_t(bh) * nblocks + blk) * D;
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+#pragma unroll
+      for (int g = 0; g < G; ++g) src_col[e][g] = (2 * jp + e < E) ? int(pm[(2 * jp + e) * G + g]) : 0;
+  }
+
+  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;  // Q~ (A), V (B, trans)
+  const int k_row = (lane & 7) + (lane >> 4) * 8, k_col = ((lane >> 3) & 1) * 8;  // K~ (B, non-trans)
+  const int warp_row0 = warp * 16 * MT;
+
+  float acc_o[MT][kDTiles][4];
+  float row_max[MT][2], row_sum[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int dt = 0; dt < kDTiles; ++dt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc_o[mt][dt][e] = 0.0f;
+    row_max[mt][0] = row_max[mt][1] = -INFINITY;
+    row_sum[mt][0] = row_sum[mt][1] = 0.0f;
+  }
+  uint32_t q_frag[MT][EP / 16][4];
+
+  for (int j = 0; j < n_tiles; ++j) {
+    const int stage = j & 1;
+    ptx::cp_async_wait<0>();  // tile j (the only group in flight)
+    __syncthreads();          // ... visible to all; every warp is done with tile j-1 (sKt, stage^1)
+    if (j == 0) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int ks = 0; ks < EP / 16; ++ks)
+          ptx::ldmatrix_x4(q_frag[mt][ks], ptx::smem_addr(sQ + (warp_row0 + mt * 16 + a_row) * PE + ks * 16 + a_col));
+    }
+    // K~ [BN][EP] of tile j, fp32 sums in group order, rounded to T.
+    {
+      const T* sKs = sK + stage * Cfg::kSmemKV;
+#pragma unroll
+      for (int r = kr0; r < BN; r += Cfg::kRowStep) {
+        const T* krow = sKs + r * PD;
+        if constexpr (G == 2) {
+          // Packed: {k[c00], k[c10]} + {k[c01], k[c11]} in one HADD2 (each sum rounded once, as below).
+          const uint16_t* k16 = reinterpret_cast<const uint16_t*>(krow);
+          const uint32_t first = uint32_t(k16[src_col[0][0]]) | (uint32_t(k16[src_col[1][0]]) << 16);
+          const uint32_t second = uint32_t(k16[src_col[0][1]]) | (uint32_t(k16[src_col[1][1]]) << 16);
+          *reinterpret_cast<uint32_t*>(sKt + r * PE + 2 * jp) = add2<T>(first, second);
+          continue;
+        }
+        float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          s0 += to_float(krow[src_col[0][g]]);
+          s1 += to_float(krow[src_col[1][g]]);
+        }
+        if constexpr (E < EP) {
+          if (2 * jp >= E) s0 = 0.0f;
+          if (2 * jp + 1 >= E) s1 = 0.0f;
+        }
+        *reinterpret_cast<uint32_t*>(sKt + r * PE + 2 * jp) = ptx::pack2<T>(s0, s1);
+      }
+    }
+    __syncthreads();  // K~ ready; nobody reads stage^1 any more
+    if (j + 1 < n_tiles) {
+      load_tile_async<BN, D, PD, Cfg::kThreads>(sK + (stage ^ 1) * Cfg::kSmemKV, gk, ts, (j + 1) * BN, N, tid);
+      load_tile_async<BN, D, PD, Cfg::kThreads>(sV + (stage ^ 1) * Cfg::kSmemKV, gv, ts, (j + 1) * BN, N, tid);
+      ptx::cp_async_commit();
+    }
+
+    // S = Q~ K~^T  [16*MT x BN] per warp over EP columns, fp32.
+    float s[MT][kNTiles][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[mt][nt][e] = 0.0f;
+#pragma unroll
+    for (int ks = 0; ks < EP / 16; ++ks) {
+#pragma unroll
+      for (int nb = 0; nb < BN / 16; ++nb) {
+        uint32_t kb[4];
+        ptx::ldmatrix_x4(kb, ptx::smem_addr(sKt + (nb * 16 + k_row) * PE + ks * 16 + k_col));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          ptx::mma_16816<T>(s[mt][2 * nb], q_frag[mt][ks], kb[0], kb[1]);
+          ptx::mma_16816<T>(s[mt][2 * nb + 1], q_frag[mt][ks], kb[2], kb[3]);
+        }
+      }
+    }
+    if (j == n_tiles - 1 && N % BN != 0) {  // keys past N: only in the last tile
+      const int key0 = j * BN + 2 * (lane & 3);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (key0 + nt * 8 + (e & 1) >= N) s[mt][nt][e] = -INFINITY;
+    }
+    // Online softmax (rows on the 4 lanes of a quad).
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float mx = row_max[mt][r];
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float corr = ptx::exp2_approx((row_max[mt][r] - mx) * scale_log2);  // tile 0 holds key 0: finite mx
+        row_max[mt][r] = mx;
+        const float mx_scaled = mx * scale_log2;
+        float sum = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float pe = ptx::exp2_approx(fmaf(s[mt][nt][2 * r + e], scale_log2, -mx_scaled));
+            s[mt][nt][2 * r + e] = pe;
+            sum += pe;
+          }
+        }
+        row_sum[mt][r] = row_sum[mt][r] * corr + sum;
+#pragma unroll
+        for (int dt = 0; dt < kDTiles; ++dt) {
+          acc_o[mt][dt][2 * r] *= corr;
+          acc_o[mt][dt][2 * r + 1] *= corr;
+        }
+      }
+    }
+    // O += P V over the full D.
+    const T* sVs = sV + stage * Cfg::kSmemKV;
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        a[mt][0] = ptx::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = ptx::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = ptx::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = ptx::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int db = 0; db < D / 16; ++db) {
+        uint32_t vb[4];
+        ptx::ldmatrix_x4_trans(vb, ptx::smem_addr(sVs + (kk * 16 + a_row) * PD + db * 16 + a_col));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          ptx::mma_16816<T>(acc_o[mt][2 * db], a[mt], vb[0], vb[1]);
+          ptx::mma_16816<T>(acc_o[mt][2 * db + 1], a[mt], vb[2], vb[3]);
+        }
+      }
+    }
+  }
+
+  // Epilogue: O / l staged in this warp's own rows of the K stages (nobody reads sK after the last K~
+  // build, and no copy is in flight), then 16-byte stores of the rows inside this tile's l-block.
+  T* sO = sK;  // [BM][PD]
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float l = row_sum[mt][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = 1.0f / l;
+      const int row = warp_row0 + mt * 16 + (lane >> 2) + 8 * r;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        const int col = dt * 8 + 2 * (lane & 3);
+        *reinterpret_cast<uint32_t*>(sO + row * PD + col) =
+            ptx::pack2<T>(acc_o[mt][dt][2 * r] * inv, acc_o[mt][dt][2 * r + 1] * inv);
+      }
+    }
+  }
+  __syncwarp();
+  constexpr int kChunks = D / 8;
+  T* go = static_cast<T*>(p.out) + int64_t(b) * p.out_batch_stride + int64_t(h) * p.out_head_stride;
+#pragma unroll
+  for (int i = lane; i < 16 * MT * kChunks; i += 32) {
+    const int r = i / kChunks, c = i % kChunks;
+    const int grow = row0 + warp_row0 + r;
+    if (grow < row_end)
+      *reinterpret_cast<uint4*>(go + int64_t(grow) * p.out_token_stride + c * 8) =
+          *reinterpret_cast<const uint4*>(sO + (warp_row0 + r) * PD + c * 8);
+  }
+}
+
+// ---- 3. generic kernel (any dtype, head_dim <= 256, any strides) -------------------------------------
+
+constexpr int kGenericWarps = 4;
+
+template <typename T>
+__global__ void __launch_bounds__(kGenericWarps * 32)
+    distr_generic_kernel(const AttentionDeviceParams p, const T* __restrict__ q_fused,
+                         const uint8_t* __restrict__ perm, const int block_len, const int nblocks, const int group,
+                         const int fused, const int fused_pad, const int bh_offset) {
+  __shared__ float sq[kGenericWarps][kMaxHeadDim];  // this warp's Q~ row
+  __shared__ int scol[kGenericWarps][kMaxHeadDim];  // the block's permutation
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int n = blockIdx.x * kGenericWarps + warp;
+  const int bh = bh_offset + blockIdx.y;
+  const int N = p.tokens, D = p.head_dim;
+  if (n >= N) return;
+  const int b = bh / p.heads, h = bh % p.heads;
+  const int blk = n / block_len;
+  const int64_t head_off = int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride;
+  const T* k = static_cast<const T*>(p.k) + head_off;
+  const T* v = static_cast<const T*>(p.v) + head_off;
+  const T* qf = q_fused + (int64_t(bh) * N + n) * fused_pad;
+  const uint8_t* pm = perm + (int64_t(bh) * nblocks + blk) * D;
+  for (int j = lane; j < fused; j += 32) sq[warp][j] = to_float(qf[j]);
+  for (int c = lane; c < D; c += 32) scol[warp][c] = pm[c];
+  __syncwarp();
+
+  constexpr int kPerLane = kMaxHeadDim / 32;
+  float acc[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+  for (int t0 = 0; t0 < N; t0 += 32) {
+    const int t = t0 + lane;
+    float score = -INFINITY;
+    if (t < N) {
+      const T* kt = k + int64_t(t) * p.qkv_token_stride;
+      float dot = 0.0f;
+      for (int j = 0; j < fused; ++j) {
+        float ks = 0.0f;
+        for (int g = 0; g < group; ++g) ks += to_float(kt[scol[warp][j * group + g]]);
+        dot += sq[warp][j] * ks;
+      }
+      score = dot * p.scale;
+    }
+    float cmax = score;
+    for (int o = 16; o > 0; o >>= 1) cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, o));
+    const float m_new = fmaxf(m, cmax);  // finite: the chunk holds key t0 < N
+    const float corr = expf(m - m_new);
+    const float pt = t < N ? expf(score - m_new) : 0.0f;
+    l = l * corr + warp_sum(pt);
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) acc[i] *= corr;
+    const int count = min(32, N - t0);
+    for (int u = 0; u < count; ++u) {
+      const float pu = __shfl_sync(0xffffffffu, pt, u);
+      const T* vt = v + int64_t(t0 + u) * p.qkv_token_stride;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane + 32 * i;
+        if (c < D) acc[i] += pu * to_float(vt[c]);
+      }
+    }
+    m = m_new;
+  }
+  T* out = static_cast<T*>(p.out) + int64_t(b) * p.out_batch_stride + int64_t(h) * p.out_head_stride +
+           int64_t(n) * p.out_token_stride;
+  const float inv = 1.0f / l;
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int c = lane + 32 * i;
+    if (c < D) out[c] = from_float<T>(acc[i] * inv);
+  }
+}
+
+// ---- host side -----------------------------------------------------------------------------------------
+
+// Grow-only workspace (perm + Q~), one per (device, stream): calls on one stream are ordered, so reuse is
+// safe; growing frees the old buffer (cudaFree synchronises the device). Growing while the stream is being
+// captured into a graph is an error: run the same shapes once eagerly first (the engine's warm-up does).
+struct Workspace {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+void* workspace(size_t bytes, cudaStream_t stream) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, cudaStream_t>, Workspace> spaces;
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mutex);
+  Workspace& ws = spaces[{device, stream}];
+  if (ws.bytes >= bytes) return ws.ptr;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (capture != cudaStreamCaptureStatusNone)
+    fail("attention_distr", "workspace of {} bytes needed during graph capture (have {}): run once eagerly first",
+         bytes, ws.bytes);
+  if (ws.ptr) CUDA_CHECK(cudaFree(ws.ptr));
+  ws.ptr = nullptr;
+  ws.bytes = 0;
+  CUDA_CHECK(cudaMalloc(&ws.ptr, bytes));
+  ws.bytes = bytes;
+  return ws.ptr;
+}
+
+size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+// The checks of validate_distr (engine library, not linked into the kernels library) plus the kernels' limits.
+void check_distr(const AttentionDeviceParams& p, const DistrParams& distr) {
+  check_attention_params(p, "attention_distr");
+  if (distr.block < 1) fail("attention_distr", "block size l must be >= 1, got {}", distr.block);
+  if (distr.group < 1) fail("attention_distr", "group size G must be >= 1, got {}", distr.group);
+  if (distr.hash_bits < 1 || distr.hash_bits > kMaxHashBits)
+    fail("attention_distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, distr.hash_bits);
+  if (p.head_dim % distr.group != 0)
+    fail("attention_distr", "head dim {} is not divisible by group size G={}", p.head_dim, distr.group);
+  if (p.head_dim > kMaxHeadDim) fail("attention_distr", "head_dim {} > {}", p.head_dim, kMaxHeadDim);
+}
+
+int effective_block(const AttentionDeviceParams& p, const DistrParams& distr) {
+  return std::min(distr.block, std::max(1, p.tokens));
+}
+
+template <typename T>
+void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
+                  T* q_fused, cudaStream_t stream) {
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  const int fused = p.head_dim / distr.group, fused_pad = fused_width(p.head_dim, distr.group);
+  const size_t smem = size_t(kGroupChunk) * p.head_dim * sizeof(float);
+  const int bh_total = p.batch * p.heads;
+  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
+    const dim3 grid(nblocks, std::min(65535, bh_total - bh0));
+    distr_group_kernel<T><<<grid, kGroupThreads, smem, stream>>>(p, l, nblocks, distr.hash_bits, distr.group,
+                                                                 distr.variant == DistrVariant::Sample, fused,
+                                                                 fused_pad, projection, perm, q_fused, bh0);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <typename T, typename Cfg>
+const void* fwd_kernel_ptr() {
+  static const bool done = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(distr_fwd_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    int(Cfg::kSmemBytes)));
+    return true;
+  }();
+  (void)done;
+  return reinterpret_cast<const void*>(distr_fwd_kernel<T, Cfg>);
+}
+
+template <typename T, typename Cfg>
+void launch_fwd(const AttentionDeviceParams& p, const DistrParams& distr, const uint8_t* perm, const T* q_fused,
+                cudaStream_t stream) {
+  fwd_kernel_ptr<T, Cfg>();
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  const int tiles_per_block = (l + Cfg::BM - 1) / Cfg::BM;
+  const float scale_log2 = p.scale * 1.4426950408889634f;
+  const int bh_total = p.batch * p.heads;
+  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
+    const dim3 grid(nblocks * tiles_per_block, std::min(65535, bh_total - bh0));
+    distr_fwd_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(
+        p, q_fused, perm, l, nblocks, tiles_per_block, scale_log2, bh0);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+// Tile configurations: index 0 = 64-row Q tiles, 1 = 128-row Q tiles.
+template <int D, int G>
+struct Configs;
+template <int G>
+struct Configs<64, G> {
+  using Small = Config<64, G, 4, 1, 64>;  // 4 warps x 16 rows
+  using Large = Config<64, G, 4, 2, 64>;  // 4 warps x 32 rows
+};
+template <int G>
+struct Configs<128, G> {
+  using Small = Config<128, G, 4, 1, 64>;  // 4 warps x 16 rows
+  using Large = Config<128, G, 8, 1, 64>;  // 8 warps x 16 rows
+};
+
+// Useful rows per launched row (tiles never straddle l-blocks) times the busy fraction of the last wave.
+template <typename T, typename Cfg>
+double expected_speed(const AttentionDeviceParams& p, const DistrParams& distr, double speed) {
+  static const int slots = [] {
+    fwd_kernel_ptr<T, Cfg>();
+    int device = 0, sms = 0, per_sm = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, distr_fwd_kernel<T, Cfg>, Cfg::kThreads,
+                                                             Cfg::kSmemBytes));
+    return std::max(1, sms * per_sm);
+  }();
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  const int tiles_per_block = (l + Cfg::BM - 1) / Cfg::BM;
+  const double blocks = double(nblocks) * tiles_per_block * p.batch * p.heads;
+  const double waves = blocks / slots;
+  const double useful = double(p.tokens) / (double(nblocks) * tiles_per_block * Cfg::BM);
+  return speed * useful * waves / std::ceil(waves);
+}
+
+template <typename T, int D, int G>
+void run_fused_dg(const AttentionDeviceParams& p, const DistrParams& distr, Path path, const uint8_t* perm,
+                  const T* q_fused, cudaStream_t stream) {
+  using Small = typename Configs<D, G>::Small;
+  using Large = typename Configs<D, G>::Large;
+  if (path == Path::kAuto)
+    path = expected_speed<T, Small>(p, distr, 0.9) > expected_speed<T, Large>(p, distr, 1.0) ? Path::kFused64
+                                                                                             : Path::kFused128;
+  if (path == Path::kFused64) launch_fwd<T, Small>(p, distr, perm, q_fused, stream);
+  else launch_fwd<T, Large>(p, distr, perm, q_fused, stream);
+}
+
+template <typename T, int D>
+void run_fused_d(const AttentionDeviceParams& p, const DistrParams& distr, Path path, const uint8_t* perm,
+                 const T* q_fused, cudaStream_t stream) {
+  switch (distr.group) {
+    case 1: return run_fused_dg<T, D, 1>(p, distr, path, perm, q_fused, stream);
+    case 2: return run_fused_dg<T, D, 2>(p, distr, path, perm, q_fused, stream);
+    case 4: return run_fused_dg<T, D, 4>(p, distr, path, perm, q_fused, stream);
+    case 8: return run_fused_dg<T, D, 8>(p, distr, path, perm, q_fused, stream);
+  }
+  fail("attention_distr", "fused kernel needs G in {{1, 2, 4, 8}}, got {}", distr.group);
+}
+
+bool fused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
+  const int g = distr.group;
+  return p.dtype != DataType::F32 && (p.head_dim == 64 || p.head_dim == 128) &&
+         (g == 1 || g == 2 || g == 4 || g == 8) && attention_rows_16b_aligned(p);
+}
+
+template <typename T>
+void run_typed(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
+               cudaStream_t stream) {
+  const int nblocks = num_blocks(p.tokens, distr.block);
+  const int fused_pad = fused_width(p.head_dim, distr.group);
+  const int bh_total = p.batch * p.heads;
+  const size_t perm_bytes = align_up(size_t(bh_total) * nblocks * p.head_dim, 256);
+  const size_t qf_bytes = size_t(bh_total) * p.tokens * fused_pad * sizeof(T);
+  char* ws = static_cast<char*>(workspace(perm_bytes + qf_bytes, stream));
+  uint8_t* perm = reinterpret_cast<uint8_t*>(ws);
+  T* q_fused = reinterpret_cast<T*>(ws + perm_bytes);
+  launch_group<T>(p, distr, projection, perm, q_fused, stream);
+  if (path == Path::kGeneric) {
+    const int fused = p.head_dim / distr.group;
+    for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
+      const dim3 grid((p.tokens + kGenericWarps - 1) / kGenericWarps, std::min(65535, bh_total - bh0));
+      distr_generic_kernel<T><<<grid, kGenericWarps * 32, 0, stream>>>(
+          p, q_fused, perm, effective_block(p, distr), nblocks, distr.group, fused, fused_pad, bh0);
+      CUDA_CHECK_LAUNCH();
+    }
+    return;
+  }
+  if constexpr (!std::is_same_v<T, float>) {
+    if (p.head_dim == 64) return run_fused_d<T, 64>(p, distr, path, perm, q_fused, stream);
+    return run_fused_d<T, 128>(p, distr, path, perm, q_fused, stream);
+  }
+}
+
+}  // namespace
+
+int fused_width(int head_dim, int group) {
+  const int e = head_dim / group;
+  return std::max(16, (e + 15) / 16 * 16);
+}
+
+int num_blocks(int tokens, int block) {
+  const int l = std::min(block, std::max(1, tokens));
+  return (tokens + l - 1) / l;
+}
+
+const char* path_name(Path path) {
+  switch (path) {
+    case Path::kAuto: return "auto";
+    case Path::kFused64: return "fused64";
+    case Path::kFused128: return "fused128";
+    case Path::kGeneric: return "generic";
+  }
+  return "?";
+}
+
+Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr) {
+  if (distr.group == 1) return Path::kAuto;  // attention_exact
+  return fused_fits(p, distr) ? Path::kAuto : Path::kGeneric;
+}
+
+void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
+                  void* q_fused, cudaStream_t stream) {
+  check_distr(p, distr);
+  if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
+  switch (p.dtype) {
+    case DataType::F16: return launch_group<__half>(p, distr, projection, perm, static_cast<__half*>(q_fused), stream);
+    case DataType::BF16:
+      return launch_group<__nv_bfloat16>(p, distr, projection, perm, static_cast<__nv_bfloat16*>(q_fused), stream);
+    case DataType::F32: return launch_group<float>(p, distr, projection, perm, static_cast<float*>(q_fused), stream);
+  }
+}
+
+void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
+         cudaStream_t stream) {
+  check_distr(p, distr);
+  if (!projection) fail("attention_distr", "null projection");
+  if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
+  if (path == Path::kAuto) {
+    if (distr.group == 1) return attention_exact(p, stream);
+    if (!fused_fits(p, distr)) path = Path::kGeneric;
+  } else if (path != Path::kGeneric && !fused_fits(p, distr)) {
+    fail("attention_distr", "{} path needs fp16/bf16, head_dim 64/128, G in {{1,2,4,8}} and 16-byte rows",
+         path_name(path));
+  }
+  switch (p.dtype) {
+    case DataType::F16: return run_typed<__half>(p, distr, projection, path, stream);
+    case DataType::BF16: return run_typed<__nv_bfloat16>(p, distr, projection, path, stream);
+    case DataType::F32: return run_typed<float>(p, distr, projection, path, stream);
+  }
+}
+
+}  // namespace distr
+
+void attention_distr(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
+                     cudaStream_t stream) {
+  distr::run(p, distr, projection, distr::Path::kAuto, stream);
+}
+
+}  // namespace distrvit::cuda

@@ -1,0 +1,41 @@
+// DistrAttention on the GPU: host-side entry points beyond attention_distr() (attention_cuda.h), for the
+// tests and the benchmark. Plain C++ (no device code): included from .cpp files too.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "attention_cuda.h"
+#include "distrvit/attention.h"
+
+namespace distrvit::cuda::distr {
+
+// Width of the fused Q~ / K~ rows the kernels use: E = head_dim / G rounded up to 16 (the mma k step);
+// columns E .. padded-1 are zeros.
+int fused_width(int head_dim, int group);
+
+// Number of l-row blocks of one head: ceil(N / min(l, N)).
+int num_blocks(int tokens, int block);
+
+// The grouping prologue alone (what attention_distr runs first): for every (b, h, Q block)
+//   perm    [B*H, nblocks, head_dim] uint8: pi, the stable argsort of the inverse-Gray SimHash keys;
+//   q_fused [B*H, N, fused_width] of p.dtype: Q~ (mean or sample), zeros past E.
+// Buffers are the caller's (device memory).
+void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
+                  void* q_fused, cudaStream_t stream);
+
+// Execution paths of attention_distr (all compute the same thing):
+//   kAuto     what attention_distr() does: G = 1 -> attention_exact (the grouping only permutes columns);
+//             fp16/bf16, head_dim 64/128, 16-byte rows -> fused tensor-core kernel; else kGeneric.
+//   kFused64  fused kernel with 64-row Q tiles;  kFused128  with 128-row Q tiles (both also for G = 1);
+//   kGeneric  one warp per query row, fp32 (any dtype incl. F32, head_dim <= 256, any strides).
+enum class Path { kAuto = 0, kFused64 = 1, kFused128 = 2, kGeneric = 3 };
+const char* path_name(Path path);
+// Throws Error when the path can't run this problem (e.g. kFused* on F32).
+void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
+         cudaStream_t stream);
+// The path kAuto resolves to for this problem.
+Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr);
+
+}  // namespace distrvit::cuda::distr
