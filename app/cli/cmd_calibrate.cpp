@@ -62,7 +62,7 @@ void add_calibrate_command(CLI::App& app) {
   command->add_option("--labels", options->labels, "labels file for a flat folder");
   command->add_option("--output,-o", options->output, "plan file to write (JSON)")->required();
   command->add_option("--budget", options->calibration.budget_points, "top-1 points the plan may lose")->capture_default_str();
-  command->add_option("--margin", options->calibration.margin, "fraction of the budget spent on the calibration images")
+  command->add_option("--margin", options->calibration.margin, "the plan may lose margin x budget points of correct calibration predictions")
       ->capture_default_str();
   command->add_option("--candidates", options->candidates, "approximations to choose from, comma-separated")->capture_default_str();
   command->add_option("--every", options->every, "use images whose sorted index is a multiple of N (the rest stay held out)")

@@ -56,7 +56,9 @@ void AccuracyStats::add(const float* logits, const float* reference, int64_t cla
   if (!top5.empty() && top5[0].index == label) ++top1_correct;
   for (const Prediction& p : top5) top5_correct += p.index == label;
   if (reference) {
-    agree_with_reference += argmax(logits, classes) == argmax(reference, classes);
+    const int top1 = argmax(logits, classes), reference_top1 = argmax(reference, classes);
+    agree_with_reference += top1 == reference_top1;
+    lost_vs_reference += reference_top1 == label && top1 != label;
     kl_sum += kl_divergence(reference, logits, classes);
   }
 }

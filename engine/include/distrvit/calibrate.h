@@ -26,7 +26,7 @@ class QkCovariance {
 struct CalibrationOptions {
   std::vector<std::string> candidates{"lowrank:r=32", "distr:l=16:G=2"};
   double budget_points = 1.0;  // top-1 points the plan may lose
-  double margin = 0.5;         // fraction of the budget spent on the calibration images themselves
+  double margin = 1.0;         // the plan may lose margin * budget points of correct predictions on the calibration images
   int sensitivity_images = 64; // images used to rank (layer, head, candidate) triples
   int batch = 16;
 };

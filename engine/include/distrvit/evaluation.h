@@ -21,6 +21,7 @@ struct AccuracyStats {
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
   int64_t agree_with_reference = 0;  // same top-1 as the reference configuration
+  int64_t lost_vs_reference = 0;     // the reference's top-1 was right, this one's is wrong
   double kl_sum = 0;                 // sum of KL(reference || this) in nats
   double seconds = 0;                // inference time spent (forward passes only)
   double attention_seconds = 0;
@@ -31,6 +32,9 @@ struct AccuracyStats {
   double top5() const { return images ? 100.0 * top5_correct / images : 0; }
   double agreement() const { return images ? 100.0 * agree_with_reference / images : 0; }
   double mean_kl() const { return images ? kl_sum / images : 0; }
+  // Points of top-1 lost where the reference was right; gains elsewhere are not subtracted, so this bounds
+  // the net top-1 loss from above.
+  double lost_points() const { return images ? 100.0 * lost_vs_reference / images : 0; }
 };
 
 }  // namespace distrvit
