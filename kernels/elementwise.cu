@@ -1,0 +1,101 @@
+// Element-wise kernels: bias + activation (in place), token assembly (class/dist token + position embedding).
+// Both memory-bound; bias_activation moves 8 elements per thread when cols % 8 == 0.
+#include "cuda_check.h"
+#include "dtype_util.cuh"
+#include "elementwise.h"
+
+namespace distrvit::cuda {
+namespace {
+
+template <Activation kAct>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (kAct == Activation::GeluErf) {
+    return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+  } else if constexpr (kAct == Activation::GeluTanh) {
+    const float inner = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+    return 0.5f * v * (1.0f + tanhf(inner));
+  } else {
+    return v;
+  }
+}
+
+// x [rows, cols]; each thread handles kVec consecutive elements of one row.
+template <typename T, int kVec, Activation kAct>
+__global__ void bias_activation_kernel(T* __restrict__ x, const T* __restrict__ bias, int64_t rows, int cols) {
+  const int vecs_per_row = cols / kVec;
+  const int64_t total = rows * vecs_per_row;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int c = int(i % vecs_per_row) * kVec;
+    const int64_t r = i / vecs_per_row;
+    Pack<T, kVec>* ptr = reinterpret_cast<Pack<T, kVec>*>(x + r * cols + c);
+    Pack<T, kVec> p = *ptr;
+    Pack<T, kVec> b{};
+    if (bias) b = *reinterpret_cast<const Pack<T, kVec>*>(bias + c);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      float v = to_float(p.v[e]);
+      if (bias) v += to_float(b.v[e]);
+      p.v[e] = from_float<T>(activate<kAct>(v));
+    }
+    *ptr = p;
+  }
+}
+
+template <typename T, Activation kAct>
+void launch_bias_activation(T* x, const T* bias, int64_t rows, int cols, cudaStream_t stream) {
+  constexpr int kThreads = 256;
+  const bool vec = cols % 8 == 0 && aligned_to(x, 16) && (!bias || aligned_to(bias, 16));
+  if (vec) {
+    bias_activation_kernel<T, 8, kAct><<<grid_for(rows * cols / 8, kThreads), kThreads, 0, stream>>>(x, bias, rows, cols);
+  } else {
+    bias_activation_kernel<T, 1, kAct><<<grid_for(rows * cols, kThreads), kThreads, 0, stream>>>(x, bias, rows, cols);
+  }
+}
+
+template <typename T>
+__global__ void embed_tokens_kernel(const T* __restrict__ patches, const float* __restrict__ prefix_tokens,
+                                    const float* __restrict__ pos_embed, float* __restrict__ x, int batch,
+                                    int tokens, int prefix, int dim) {
+  const int64_t total = int64_t(batch) * tokens * dim;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int d = int(i % dim);
+    const int64_t bt = i / dim;
+    const int t = int(bt % tokens);
+    const int64_t b = bt / tokens;
+    const float base = t < prefix ? prefix_tokens[int64_t(t) * dim + d]
+                                  : to_float(patches[(b * (tokens - prefix) + (t - prefix)) * dim + d]);
+    x[i] = base + pos_embed[int64_t(t) * dim + d];
+  }
+}
+
+}  // namespace
+
+void bias_activation(void* x, const void* bias, DataType dtype, int64_t rows, int cols, Activation act,
+                     cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  DISTRVIT_DISPATCH_DTYPE(dtype, T, {
+    T* xt = static_cast<T*>(x);
+    const T* bt = static_cast<const T*>(bias);
+    switch (act) {
+      case Activation::None: launch_bias_activation<T, Activation::None>(xt, bt, rows, cols, stream); break;
+      case Activation::GeluErf: launch_bias_activation<T, Activation::GeluErf>(xt, bt, rows, cols, stream); break;
+      case Activation::GeluTanh: launch_bias_activation<T, Activation::GeluTanh>(xt, bt, rows, cols, stream); break;
+    }
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+void embed_tokens(const void* patches, DataType dtype, const float* prefix_tokens, const float* pos_embed, float* x,
+                  int batch, int tokens, int prefix, int dim, cudaStream_t stream) {
+  constexpr int kThreads = 256;
+  const int64_t total = int64_t(batch) * tokens * dim;
+  if (total <= 0) return;
+  DISTRVIT_DISPATCH_DTYPE(dtype, T,
+    embed_tokens_kernel<T><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T*>(patches), prefix_tokens, pos_embed, x, batch, tokens, prefix, dim));
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace distrvit::cuda
