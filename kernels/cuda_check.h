@@ -17,7 +17,9 @@ namespace distrvit::cuda {
 }
 
 inline void check(cudaError_t status, const char* expr, const char* file, int line) {
-  if (status != cudaSuccess) throw_status("CUDA", cudaGetErrorString(status), expr, file, line);
+  if (status == cudaSuccess) return;
+  cudaGetLastError();  // clear a non-sticky error so that it is not reported again at an unrelated launch check
+  throw_status("CUDA", cudaGetErrorString(status), expr, file, line);
 }
 inline void check(cublasStatus_t status, const char* expr, const char* file, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) throw_status("cuBLAS", cublasGetStatusString(status), expr, file, line);
