@@ -564,24 +564,8 @@ void CudaEngine::run_attention(const AttentionSpec& spec, const cuda::AttentionD
 void CudaEngine::attention(int layer, int batch, bool timed) {
   const VitConfig& c = model_->config;
   const int heads = c.num_heads, d = c.head_dim(), t = c.tokens();
-  const int64_t e = c.embed_dim;
-  cuda::AttentionDeviceParams full;
-  full.q = act_.qkv;
-  full.k = at(act_.qkv, e);
-  full.v = at(act_.qkv, 2 * e);
-  full.out = act_.att;
-  full.dtype = dtype_;
-  full.batch = batch;
-  full.heads = heads;
-  full.tokens = t;
-  full.head_dim = d;
-  full.qkv_batch_stride = int64_t(t) * 3 * e;
-  full.qkv_token_stride = 3 * e;
-  full.qkv_head_stride = d;
-  full.out_batch_stride = int64_t(t) * e;
-  full.out_token_stride = e;
-  full.out_head_stride = d;
-  full.scale = 1.0f / std::sqrt(float(d));
+  const cuda::AttentionDeviceParams full =
+      cuda::AttentionDeviceParams::from_qkv(act_.qkv, act_.att, dtype_, batch, t, heads, d);
 
   if (timed) CUDA_CHECK(cudaEventRecord(attention_events_[2 * layer], stream_));
   for (int h0 = 0; h0 < heads;) {
