@@ -5,16 +5,10 @@
 
 #include "distrvit/attention.h"
 #include "distrvit/distr.h"
+#include "distrvit/ops_cpu.h"
 
 namespace distrvit {
 namespace {
-
-void softmax_row(float* row, int n) {
-  const float max_score = *std::max_element(row, row + n);
-  float sum = 0;
-  for (int j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] - max_score);
-  for (int j = 0; j < n; ++j) row[j] /= sum;
-}
 
 // Scores of query row 0 against every key: [N]. Exact uses the full head dimension; DistrAttention the
 // grouped Q~ and K~ of the first block.
@@ -64,7 +58,7 @@ void attention_cls_probs_cpu(const AttentionParams& p, const AttentionSpec& spec
       const int64_t offset = b * p.qkv_batch_stride + h * p.qkv_head_stride;
       float* row = probs + (int64_t(b) * p.heads + h) * p.tokens;
       cls_scores(p.q + offset, p.k + offset, p, spec, row);
-      softmax_row(row, p.tokens);
+      softmax_rows_cpu(row, 1, p.tokens);
     }
   }
 }

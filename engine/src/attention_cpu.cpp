@@ -5,6 +5,7 @@
 
 #include "distrvit/attention.h"
 #include "distrvit/error.h"
+#include "distrvit/ops_cpu.h"
 
 namespace distrvit {
 
@@ -41,22 +42,6 @@ std::string attention_kind_name(AttentionKind kind) {
   return "?";
 }
 
-namespace {
-
-// Softmax of `scores` in place (max-subtracted, fp32).
-void softmax_inplace(std::vector<float>& scores) {
-  const float max_score = *std::max_element(scores.begin(), scores.end());
-  float sum = 0;
-  for (float& s : scores) {
-    s = std::exp(s - max_score);
-    sum += s;
-  }
-  const float inv = 1.0f / sum;
-  for (float& s : scores) s *= inv;
-}
-
-}  // namespace
-
 void attention_exact_cpu(const AttentionParams& p) {
   const int n = p.tokens, d = p.head_dim;
   std::vector<float> scores(n);  // [N] one query row
@@ -74,7 +59,7 @@ void attention_exact_cpu(const AttentionParams& p) {
           for (int c = 0; c < d; ++c) dot += q_row[c] * k_row[c];
           scores[j] = dot * p.scale;
         }
-        softmax_inplace(scores);
+        softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
         float* out_row = out + i * p.out_token_stride;
         std::fill(out_row, out_row + d, 0.0f);
         for (int j = 0; j < n; ++j) {

@@ -9,6 +9,7 @@
 #include "distrvit/attention.h"
 #include "distrvit/distr.h"
 #include "distrvit/error.h"
+#include "distrvit/ops_cpu.h"
 
 namespace distrvit {
 
@@ -67,22 +68,6 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
   return grouping;
 }
 
-namespace {
-
-// Softmax of `scores` in place (max-subtracted, fp32), as in attention_cpu.cpp.
-void softmax_inplace(std::vector<float>& scores) {
-  const float max_score = *std::max_element(scores.begin(), scores.end());
-  float sum = 0;
-  for (float& s : scores) {
-    s = std::exp(s - max_score);
-    sum += s;
-  }
-  const float inv = 1.0f / sum;
-  for (float& s : scores) s *= inv;
-}
-
-}  // namespace
-
 void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
   validate_distr(distr, p.head_dim);
   if (p.tokens < 1 || p.head_dim < 1) fail("distr", "need tokens >= 1 and head dim >= 1");
@@ -139,7 +124,7 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
             for (int j = 0; j < fused; ++j) dot += qf_row[j] * kf_row[j];
             scores[t] = dot * p.scale;
           }
-          softmax_inplace(scores);
+          softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
           float* out_row = out + (start + r) * p.out_token_stride;
           std::fill(out_row, out_row + d, 0.0f);
           for (int t = 0; t < n; ++t) {

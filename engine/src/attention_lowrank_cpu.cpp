@@ -7,6 +7,7 @@
 
 #include "distrvit/attention.h"
 #include "distrvit/error.h"
+#include "distrvit/ops_cpu.h"
 
 namespace distrvit {
 
@@ -23,13 +24,7 @@ void attention_lowrank_cpu(const AttentionParams& p, const float* u, int rank, f
                 0.0f, k_low.data(), rank);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, rank, p.scale, q_low.data(), rank, k_low.data(), rank,
                 0.0f, scores.data(), n);
-    for (int i = 0; i < n; ++i) {
-      float* row = scores.data() + int64_t(i) * n;
-      const float max_score = *std::max_element(row, row + n);
-      float sum = 0;
-      for (int j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] - max_score);
-      for (int j = 0; j < n; ++j) row[j] /= sum;
-    }
+    softmax_rows_cpu(scores.data(), n, n);
     if (cls_probs) std::copy(scores.begin(), scores.begin() + n, cls_probs + int64_t(b) * n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores.data(), n, p.v + offset,
                 p.qkv_token_stride, 0.0f, p.out + b * p.out_batch_stride, p.out_token_stride);

@@ -37,6 +37,17 @@ void gelu_cpu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
 }
 
+void softmax_rows_cpu(float* x, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    const float max_value = *std::max_element(row, row + cols);
+    float sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += row[c] = std::exp(row[c] - max_value);
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; ++c) row[c] *= inv;
+  }
+}
+
 void add_inplace_cpu(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
@@ -72,14 +83,7 @@ void attention_blas_cpu(const AttentionParams& p, float* cls_probs) {
       float* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, p.scale, p.q + offset, p.qkv_token_stride,
                   p.k + offset, p.qkv_token_stride, 0.0f, scores.data(), n);
-      for (int i = 0; i < n; ++i) {
-        float* row = scores.data() + int64_t(i) * n;
-        const float max_score = *std::max_element(row, row + n);
-        float sum = 0;
-        for (int j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] - max_score);
-        const float inv = 1.0f / sum;
-        for (int j = 0; j < n; ++j) row[j] *= inv;
-      }
+      softmax_rows_cpu(scores.data(), n, n);
       if (cls_probs) std::copy(scores.begin(), scores.begin() + n, cls_probs + (int64_t(b) * p.heads + h) * n);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores.data(), n, p.v + offset,
                   p.qkv_token_stride, 0.0f, out, p.out_token_stride);

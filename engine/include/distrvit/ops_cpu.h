@@ -14,6 +14,9 @@ void layernorm_cpu(const float* x, const float* gamma, const float* beta, float*
 // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in place over n values.
 void gelu_cpu(float* x, int64_t n);
 
+// Row-wise softmax in place (max-subtracted, fp32): x [rows, cols].
+void softmax_rows_cpu(float* x, int64_t rows, int64_t cols);
+
 // x[i] += y[i]
 void add_inplace_cpu(float* x, const float* y, int64_t n);
 
