@@ -134,6 +134,43 @@ __device__ __forceinline__ float exp2_approx(float x) {
 }
 
 }  // namespace ptx
+
+// Epilogue shared by the fused attention kernels (exact and DistrAttention): O / l with the row sums reduced over
+// each quad of lanes, staged as T in this warp's own rows of `staging` ([rows][pitch] in shared memory, nobody
+// else reads them), then 16-byte coalesced stores of the rows first_row + r < row_limit into `out`
+// (this (b, h)'s output, rows token_stride apart).
+template <typename T, int MT, int D>
+__device__ __forceinline__ void store_output_rows(const float (&acc_o)[MT][D / 8][4], const float (&row_sum)[MT][2],
+                                                  T* staging, int pitch, int warp_row0, int lane, T* out,
+                                                  int64_t token_stride, int first_row, int row_limit) {
+  constexpr int kDTiles = D / 8;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float l = row_sum[mt][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = 1.0f / l;
+      const int row = warp_row0 + mt * 16 + (lane >> 2) + 8 * r;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        const int col = dt * 8 + 2 * (lane & 3);
+        *reinterpret_cast<uint32_t*>(staging + row * pitch + col) =
+            ptx::pack2<T>(acc_o[mt][dt][2 * r] * inv, acc_o[mt][dt][2 * r + 1] * inv);
+      }
+    }
+  }
+  __syncwarp();
+  constexpr int kChunks = D / 8;
+#pragma unroll
+  for (int i = lane; i < 16 * MT * kChunks; i += 32) {
+    const int r = i / kChunks, c = i % kChunks;
+    if (first_row + warp_row0 + r < row_limit)
+      *reinterpret_cast<uint4*>(out + int64_t(first_row + warp_row0 + r) * token_stride + c * 8) =
+          *reinterpret_cast<const uint4*>(staging + (warp_row0 + r) * pitch + c * 8);
+  }
+}
 #endif  // __CUDACC__
 
 }  // namespace distrvit::cuda

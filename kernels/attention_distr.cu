@@ -427,35 +427,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 
   // Epilogue: O / l staged in this warp's own rows of the K stages (nobody reads sK after the last K~
   // build, and no copy is in flight), then 16-byte stores of the rows inside this tile's l-block.
-  T* sO = sK;  // [BM][PD]
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float l = row_sum[mt][r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const float inv = 1.0f / l;
-      const int row = warp_row0 + mt * 16 + (lane >> 2) + 8 * r;
-#pragma unroll
-      for (int dt = 0; dt < kDTiles; ++dt) {
-        const int col = dt * 8 + 2 * (lane & 3);
-        *reinterpret_cast<uint32_t*>(sO + row * PD + col) =
-            ptx::pack2<T>(acc_o[mt][dt][2 * r] * inv, acc_o[mt][dt][2 * r + 1] * inv);
-      }
-    }
-  }
-  __syncwarp();
-  constexpr int kChunks = D / 8;
   T* go = static_cast<T*>(p.out) + int64_t(b) * p.out_batch_stride + int64_t(h) * p.out_head_stride;
-#pragma unroll
-  for (int i = lane; i < 16 * MT * kChunks; i += 32) {
-    const int r = i / kChunks, c = i % kChunks;
-    const int grow = row0 + warp_row0 + r;
-    if (grow < row_end)
-      *reinterpret_cast<uint4*>(go + int64_t(grow) * p.out_token_stride + c * 8) =
-          *reinterpret_cast<const uint4*>(sO + (warp_row0 + r) * PD + c * 8);
-  }
+  store_output_rows<T, MT, D>(acc_o, row_sum, sK, PD, warp_row0, lane, go, p.out_token_stride, row0, row_end);
 }
 
 // ---- 3. generic kernel (any dtype, head_dim <= 256, any strides) -------------------------------------
