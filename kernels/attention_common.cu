@@ -41,10 +41,14 @@ AttentionDeviceParams AttentionDeviceParams::from_qkv(const void* qkv, void* out
   return p;
 }
 
-void check_attention_params(const AttentionDeviceParams& p, const char* who) {
+void check_attention_params(const AttentionDeviceParams& p, const char* who, bool honors_qk_dim) {
   if (p.batch < 0 || p.heads < 0 || p.tokens < 0)
     fail(who, "negative shape B={} H={} N={}", p.batch, p.heads, p.tokens);
   if (p.head_dim <= 0 || p.head_dim > 256) fail(who, "head_dim {} not in [1, 256]", p.head_dim);
+  if (p.qk_dim < 0 || p.qk_dim > p.head_dim) fail(who, "qk_dim {} not in [0, head_dim {}]", p.qk_dim, p.head_dim);
+  if (!honors_qk_dim && p.score_dim() != p.head_dim)
+    fail(who, "scores from {} of {} q/k columns (low-rank heads) run on the exact kernel only", p.score_dim(),
+         p.head_dim);
   const bool empty = int64_t(p.batch) * p.heads * p.tokens == 0;
   if (!empty && (!p.q || !p.k || !p.v || !p.out)) fail(who, "null q/k/v/out pointer");
 }

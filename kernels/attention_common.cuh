@@ -15,8 +15,10 @@
 
 namespace distrvit::cuda {
 
-// Throws Error when `p` cannot describe an attention call (null pointers, non-positive sizes, d > 256).
-void check_attention_params(const AttentionDeviceParams& p, const char* who);
+// Throws Error when `p` cannot describe an attention call (null pointers, non-positive sizes, d > 256,
+// qk_dim outside [0, head_dim]) or asks for a q/k width below head_dim from a kernel without that
+// (`honors_qk_dim` false: every kernel but exact).
+void check_attention_params(const AttentionDeviceParams& p, const char* who, bool honors_qk_dim = false);
 
 // True when q/k/v/out are 16-byte aligned and every stride is a multiple of 8 elements, so that the
 // fused kernel can move rows in 16-byte chunks (cp.async / vector stores).
@@ -28,9 +30,24 @@ void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream
 
 namespace flash {
 
+// Key splits: when few (b, h, row block) work items leave SMs idle, blocks also split the key range; each writes a
+// normalized partial O [splits][B*H*N][D] and its rows' (max score, exp sum) [splits][B*H*N] (fp32), merged after.
+constexpr int kMaxKvSplits = 8;
+struct SplitKv {
+  float* out = nullptr;      // [splits][rows][head_dim]
+  float2* stats = nullptr;   // [splits][rows]: (row max of the raw scores, sum of exp2((s - max) * scale_log2))
+  int splits = 1;
+  int64_t rows = 0;          // B * H * N
+};
+size_t split_workspace_bytes(const AttentionDeviceParams& p, int splits);
+SplitKv split_workspace(const AttentionDeviceParams& p, int splits, void* workspace);
+// The key splits variant `variant` (-1 = automatic) would use for p; 1 when it would not split or p is not fused.
+int auto_kv_splits(const AttentionDeviceParams& p, int variant);
+
 // Runs variant `variant` (-1 = automatic, 0 .. kNumVariants-1) of the fused kernel; false (nothing launched) when the
-// problem doesn't fit it: dtype F32, head_dim not 64 / 128, or rows not 16-byte aligned.
-bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
+// problem doesn't fit it: dtype F32, head_dim not 64 / 128, a q/k width (score_dim) other than head_dim or, at
+// head_dim 64, 32, or rows not 16-byte aligned.
+bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream, const SplitKv& split = {});
 
 // Tile configurations of the fused kernel, per head dimension (attention_exact.cuh). Variant -1 lets
 // the kernel choose from the problem's shape and the device's occupancy; the others are fixed
@@ -40,20 +57,26 @@ const char* variant_name(int head_dim, int variant);
 // The variant that variant -1 resolves to for this problem (F16 / BF16, head_dim 64 or 128).
 int auto_variant(const AttentionDeviceParams& p);
 
-// Defined (explicitly instantiated) in attention_exact_<dtype>_d<head_dim>.cu: one translation unit per
-// (dtype, head_dim) keeps builds parallel. T is __half or __nv_bfloat16. Requires
-// attention_rows_16b_aligned(p) and p.head_dim == kHeadDim.
-template <typename T, int kHeadDim>
-void run_flash_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
-template <typename T, int kHeadDim>
+// Defined (explicitly instantiated) in attention_exact_<dtype>_d<head_dim>[_qk<qk_dim>].cu: one translation unit
+// per instantiation keeps builds parallel. T is __half or __nv_bfloat16. Requires attention_rows_16b_aligned(p),
+// p.head_dim == kHeadDim and p.score_dim() == kQKDim.
+template <typename T, int kHeadDim, int kQKDim>
+void run_flash_attention(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t stream);
+template <typename T, int kHeadDim, int kQKDim>
 int pick_flash_variant(const AttentionDeviceParams& p);
-#define DISTRVIT_DECLARE_FLASH(T, D)                                                                  \
-  extern template void run_flash_attention<T, D>(const AttentionDeviceParams&, int, cudaStream_t); \
-  extern template int pick_flash_variant<T, D>(const AttentionDeviceParams&);
-DISTRVIT_DECLARE_FLASH(__half, 64)
-DISTRVIT_DECLARE_FLASH(__half, 128)
-DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 64)
-DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128)
+template <typename T, int kHeadDim, int kQKDim>
+int flash_kv_splits(const AttentionDeviceParams& p, int variant);
+#define DISTRVIT_DECLARE_FLASH(T, D, QK)                                                                   \
+  extern template void run_flash_attention<T, D, QK>(const AttentionDeviceParams&, int, const SplitKv&,  \
+                                                     cudaStream_t);                                        \
+  extern template int pick_flash_variant<T, D, QK>(const AttentionDeviceParams&);                        \
+  extern template int flash_kv_splits<T, D, QK>(const AttentionDeviceParams&, int);
+DISTRVIT_DECLARE_FLASH(__half, 64, 64)
+DISTRVIT_DECLARE_FLASH(__half, 64, 32)
+DISTRVIT_DECLARE_FLASH(__half, 128, 128)
+DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 64, 64)
+DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 64, 32)
+DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128, 128)
 #undef DISTRVIT_DECLARE_FLASH
 
 }  // namespace flash

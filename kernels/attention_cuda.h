@@ -24,6 +24,10 @@ struct AttentionDeviceParams {
   int64_t qkv_batch_stride = 0, qkv_token_stride = 0, qkv_head_stride = 0;
   int64_t out_batch_stride = 0, out_token_stride = 0, out_head_stride = 0;
   float scale = 0.125f;
+  // Scores from q/k columns [0, qk_dim) only (low-rank heads, projected onto their first columns); 0 = head_dim.
+  // Honored by attention_exact; the other kernels reject a width below head_dim.
+  int qk_dim = 0;
+  __host__ __device__ int score_dim() const { return qk_dim > 0 ? qk_dim : head_dim; }
 
   // Strides for the fused qkv activation [B, N, 3, H, D] and output [B, N, H, D].
   static AttentionDeviceParams from_qkv(const void* qkv, void* out, DataType dtype, int batch, int tokens, int heads,
@@ -32,7 +36,14 @@ struct AttentionDeviceParams {
 
 // Our fused FlashAttention-style kernel: online softmax, fp32 accumulation, any N, head_dim 64 and 128
 // (others fall back to a slower generic path). Throws Error for unsupported configurations.
-void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream);
+// With a workspace of exact_workspace_bytes(p) (0 when it would not), few (b, h) pairs with long rows (ViT-Ti at
+// batch 1) also split the keys over blocks to fill the GPU; without one it runs unsplit.
+void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream, void* workspace = nullptr,
+                     size_t workspace_bytes = 0);
+size_t exact_workspace_bytes(const AttentionDeviceParams& p);
+// The q/k width (qk_dim) to give attention_exact for heads whose q/k columns past `nonzero_columns` are zero:
+// the narrowest width the fused kernel has that covers them (32 at head_dim 64), else head_dim.
+int exact_score_width(int head_dim, int nonzero_columns);
 
 // Unfused reference: S = s Q K^T into `workspace`, softmax, P V. workspace >= naive_workspace_bytes(p).
 size_t naive_workspace_bytes(const AttentionDeviceParams& p);

@@ -4,7 +4,8 @@
 //   generic  one warp per query row, online softmax over all keys in fp32, lanes split d (<= 256).
 //            Any dtype (the F32 path), any strides or alignment. Simple and slow (a warp reduction per key).
 //   fused    attention_exact.cuh (FlashAttention-2 style, mma.sync), fp16/bf16, head_dim 64 and 128,
-//            16-byte aligned rows; one translation unit per (dtype, head_dim): attention_exact_*_d*.cu.
+//            16-byte aligned rows; one translation unit per (dtype, head_dim, q/k width): attention_exact_*_d*.cu.
+// Both read only the first score_dim() columns of q and k (low-rank heads).
 // CPU reference: attention_exact_cpu (engine/src/attention_cpu.cpp); tested in
 // tests/gpu/test_attention_gpu.cpp ("attention: exact vs CPU reference").
 #include <cmath>
@@ -22,7 +23,7 @@ template <typename T, int kPerLane>
 __global__ void __launch_bounds__(kRowsPerBlock * 32) attention_rowwise_kernel(const AttentionDeviceParams p) {
   const int lane = threadIdx.x % 32;
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;  // over B * H * N
-  const int N = p.tokens, D = p.head_dim;
+  const int N = p.tokens, D = p.head_dim, DQK = p.score_dim();
   if (row >= int64_t(p.batch) * p.heads * N) return;
   const int n = int(row % N);
   const int bh = int(row / N);
@@ -38,7 +39,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32) attention_rowwise_kernel(c
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
     const int d = lane + 32 * i;
-    qv[i] = d < D ? to_float(q[d]) * p.scale : 0.0f;
+    qv[i] = d < DQK ? to_float(q[d]) * p.scale : 0.0f;
     acc[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
@@ -49,7 +50,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32) attention_rowwise_kernel(c
 #pragma unroll
     for (int i = 0; i < kPerLane; ++i) {
       const int d = lane + 32 * i;
-      if (d < D) dot += qv[i] * to_float(kj[d]);
+      if (d < DQK) dot += qv[i] * to_float(kj[d]);
     }
     dot = warp_sum(dot);
     const float m_new = fmaxf(m, dot);
@@ -91,45 +92,116 @@ void launch_rowwise(const AttentionDeviceParams& p, cudaStream_t stream) {
 }  // namespace
 
 void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream) {
-  check_attention_params(p, "attention_exact");
+  check_attention_params(p, "attention_exact", true);
   if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
   DISTRVIT_DISPATCH_DTYPE(p.dtype, T, launch_rowwise<T>(p, stream));
 }
 
 namespace flash {
 
-bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
-  if (p.dtype == DataType::F32 || (p.head_dim != 64 && p.head_dim != 128) || !attention_rows_16b_aligned(p))
-    return false;
+namespace {
+
+// The fused instantiation for p's (dtype, head_dim, q/k width), called as run(variant) or pick(); false when none.
+template <typename Fn>
+bool with_fused_instantiation(const AttentionDeviceParams& p, Fn&& fn) {
+  if (p.dtype == DataType::F32 || !attention_rows_16b_aligned(p)) return false;
   const bool f16 = p.dtype == DataType::F16;
-  if (p.head_dim == 64) {
-    if (f16)
-      run_flash_attention<__half, 64>(p, variant, stream);
-    else
-      run_flash_attention<__nv_bfloat16, 64>(p, variant, stream);
-  } else {
-    if (f16)
-      run_flash_attention<__half, 128>(p, variant, stream);
-    else
-      run_flash_attention<__nv_bfloat16, 128>(p, variant, stream);
+  const int qk = p.score_dim();
+  if (p.head_dim == 64 && qk == 64) return f16 ? fn.template operator()<__half, 64, 64>()
+                                                : fn.template operator()<__nv_bfloat16, 64, 64>();
+  if (p.head_dim == 64 && qk == 32) return f16 ? fn.template operator()<__half, 64, 32>()
+                                                : fn.template operator()<__nv_bfloat16, 64, 32>();
+  if (p.head_dim == 128 && qk == 128) return f16 ? fn.template operator()<__half, 128, 128>()
+                                                  : fn.template operator()<__nv_bfloat16, 128, 128>();
+  return false;
+}
+
+struct RunFused {
+  const AttentionDeviceParams& p;
+  int variant;
+  const SplitKv& split;
+  cudaStream_t stream;
+  template <typename T, int D, int QK>
+  bool operator()() const {
+    run_flash_attention<T, D, QK>(p, variant, split, stream);
+    return true;
   }
-  return true;
+};
+
+struct KvSplits {
+  const AttentionDeviceParams& p;
+  int variant;
+  int& splits;
+  template <typename T, int D, int QK>
+  bool operator()() const {
+    splits = flash_kv_splits<T, D, QK>(p, variant);
+    return true;
+  }
+};
+
+struct PickFused {
+  const AttentionDeviceParams& p;
+  int& picked;
+  template <typename T, int D, int QK>
+  bool operator()() const {
+    picked = pick_flash_variant<T, D, QK>(p);
+    return true;
+  }
+};
+
+}  // namespace
+
+bool run_fused(const AttentionDeviceParams& p, int variant, cudaStream_t stream, const SplitKv& split) {
+  if (split.splits > 1 && (!split.out || !split.stats || split.rows != int64_t(p.batch) * p.heads * p.tokens ||
+                           split.splits > kMaxKvSplits))
+    fail("attention_exact", "key splits {} without a fitting workspace", split.splits);
+  return with_fused_instantiation(p, RunFused{p, variant, split, stream});
+}
+
+int auto_kv_splits(const AttentionDeviceParams& p, int variant) {
+  int splits = 1;
+  with_fused_instantiation(p, KvSplits{p, variant, splits});
+  return splits;
+}
+
+size_t split_workspace_bytes(const AttentionDeviceParams& p, int splits) {
+  const size_t rows = size_t(p.batch) * p.heads * p.tokens;
+  return splits > 1 ? size_t(splits) * rows * (size_t(p.head_dim) * sizeof(float) + sizeof(float2)) : 0;
+}
+
+SplitKv split_workspace(const AttentionDeviceParams& p, int splits, void* workspace) {
+  SplitKv split;
+  split.splits = splits;
+  split.rows = int64_t(p.batch) * p.heads * p.tokens;
+  split.out = static_cast<float*>(workspace);                                                   // [splits][rows][D]
+  split.stats = reinterpret_cast<float2*>(split.out + size_t(splits) * split.rows * p.head_dim);  // [splits][rows]
+  return split;
 }
 
 int auto_variant(const AttentionDeviceParams& p) {
-  const bool f16 = p.dtype == DataType::F16;
-  if (p.head_dim == 64) return f16 ? pick_flash_variant<__half, 64>(p) : pick_flash_variant<__nv_bfloat16, 64>(p);
-  if (p.head_dim == 128)
-    return f16 ? pick_flash_variant<__half, 128>(p) : pick_flash_variant<__nv_bfloat16, 128>(p);
-  return -1;
+  int picked = -1;
+  with_fused_instantiation(p, PickFused{p, picked});
+  return picked;
 }
 
 }  // namespace flash
 
-void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream) {
-  check_attention_params(p, "attention_exact");
+int exact_score_width(int head_dim, int nonzero_columns) {
+  return head_dim == 64 && nonzero_columns <= 32 ? 32 : head_dim;
+}
+
+size_t exact_workspace_bytes(const AttentionDeviceParams& p) {
+  return flash::split_workspace_bytes(p, flash::auto_kv_splits(p, -1));
+}
+
+void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream, void* workspace, size_t workspace_bytes) {
+  check_attention_params(p, "attention_exact", true);
   if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
-  if (flash::run_fused(p, -1, stream)) return;
+  const int splits = flash::auto_kv_splits(p, -1);
+  flash::SplitKv split;
+  if (splits > 1 && workspace && workspace_bytes >= flash::split_workspace_bytes(p, splits))
+    split = flash::split_workspace(p, splits, workspace);
+  if (flash::run_fused(p, -1, stream, split)) return;
   attention_exact_generic(p, stream);
 }
 

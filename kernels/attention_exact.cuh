@@ -27,16 +27,21 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "attention_common.cuh"
+#include "attention_split.cuh"
 #include "cuda_check.h"
 
 namespace distrvit::cuda::flash {
 
-template <int kHeadDim_, int kWarps_, int kMTiles_, int kBlockN_, bool kQInRegs_>
+// kQKDim_: the q/k columns the scores use (= kHeadDim, or fewer for low-rank heads whose q/k were projected
+// onto their first kQKDim columns); V and the output always have kHeadDim.
+template <int kHeadDim_, int kWarps_, int kMTiles_, int kBlockN_, bool kQInRegs_, int kQKDim_ = kHeadDim_>
 struct Config {
   static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kQKDim = kQKDim_;
   static constexpr int kWarps = kWarps_;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kMTiles = kMTiles_;                // m16 tiles per warp
@@ -48,15 +53,16 @@ struct Config {
   static constexpr int kSmemKV = kBlockN * kPitch;        // elements, one K or V stage
   static constexpr size_t kSmemBytes = size_t(kSmemQ + 4 * kSmemKV) * 2;  // Q + 2 stages of K and V
   static constexpr int kMinBlocks = kThreads >= 256 ? 1 : 2;  // per SM: 255 registers a thread either way
-  static_assert(kHeadDim % 16 == 0 && kBlockN % 16 == 0, "tiles are multiples of 16");
+  static_assert(kHeadDim % 16 == 0 && kQKDim % 16 == 0 && kQKDim <= kHeadDim && kBlockN % 16 == 0,
+                "tiles are multiples of 16");
 };
 
-// Copies rows [row0, row0 + kRows) of one head (row r at g + r * row_stride, kHeadDim elements) into smem
+// Copies columns [0, kCols) of rows [row0, row0 + kRows) of one head (row r at g + r * row_stride) into smem
 // rows of pitch kPitch; rows at or past `rows_valid` become zeros.
-template <typename Cfg, int kRows, typename T>
+template <typename Cfg, int kRows, int kCols, typename T>
 __device__ __forceinline__ void load_rows_async(T* smem, const T* g, int64_t row_stride, int row0, int rows_valid,
                                                 int tid) {
-  constexpr int kChunks = Cfg::kHeadDim / 8;  // 16-byte chunks per row
+  constexpr int kChunks = kCols / 8;  // 16-byte chunks per row
   constexpr int kTotal = kRows * kChunks;
   constexpr int kIters = (kTotal + Cfg::kThreads - 1) / Cfg::kThreads;
 #pragma unroll
@@ -71,10 +77,12 @@ __device__ __forceinline__ void load_rows_async(T* smem, const T* g, int64_t row
   }
 }
 
+// With split.splits > 1, block z of a (row block, b, h) takes key tiles [z * tiles / splits, (z + 1) * tiles / splits)
+// and writes its own normalized O and (max, sum) to the split workspace; combine_splits_kernel merges them.
 template <typename T, typename Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
-    flash_fwd_kernel(const AttentionDeviceParams p, const int bh_offset, const float scale_log2) {
-  constexpr int D = Cfg::kHeadDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, P = Cfg::kPitch;
+    flash_fwd_kernel(const AttentionDeviceParams p, const int bh_offset, const float scale_log2, const SplitKv split) {
+  constexpr int D = Cfg::kHeadDim, DQK = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, P = Cfg::kPitch;
   constexpr int MT = Cfg::kMTiles;
   constexpr int kDTiles = D / 8;    // n8 tiles of the output
   constexpr int kNTiles = BN / 8;   // n8 tiles of S
@@ -89,16 +97,18 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   const int N = p.tokens;
   const int q_row0 = blockIdx.x * BM;
   const int n_blocks = (N + BN - 1) / BN;
+  const int tile_begin = int(int64_t(blockIdx.z) * n_blocks / split.splits);
+  const int tile_end = int(int64_t(blockIdx.z + 1) * n_blocks / split.splits);
   const int64_t ts = p.qkv_token_stride;
   const int64_t head_off = int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride;
   const T* gq = static_cast<const T*>(p.q) + head_off;  // [N][D] rows at stride ts
   const T* gk = static_cast<const T*>(p.k) + head_off;
   const T* gv = static_cast<const T*>(p.v) + head_off;
 
-  // Prologue: Q tile and K/V tile 0 in one group.
-  load_rows_async<Cfg, BM>(sQ, gq, ts, q_row0, N, tid);
-  load_rows_async<Cfg, BN>(sK, gk, ts, 0, N, tid);
-  load_rows_async<Cfg, BN>(sV, gv, ts, 0, N, tid);
+  // Prologue: Q tile and the first K/V tile in one group.
+  load_rows_async<Cfg, BM, DQK>(sQ, gq, ts, q_row0, N, tid);
+  load_rows_async<Cfg, BN, DQK>(sK, gk, ts, tile_begin * BN, N, tid);
+  load_rows_async<Cfg, BN, D>(sV, gv, ts, tile_begin * BN, N, tid);
   ptx::cp_async_commit();
 
   // Per-lane ldmatrix row/column offsets (see attention_common.cuh for the fragment layouts).
@@ -117,24 +127,24 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     row_max[mt][0] = row_max[mt][1] = -INFINITY;
     row_sum[mt][0] = row_sum[mt][1] = 0.0f;
   }
-  uint32_t q_frag[Cfg::kQInRegs ? MT : 1][Cfg::kQInRegs ? D / 16 : 1][4];
+  uint32_t q_frag[Cfg::kQInRegs ? MT : 1][Cfg::kQInRegs ? DQK / 16 : 1][4];
 
-  for (int j = 0; j < n_blocks; ++j) {
-    const int stage = j & 1;
-    if (j + 1 < n_blocks) {  // prefetch tile j+1 into the other stage (freed by the barrier ending j-1)
-      load_rows_async<Cfg, BN>(sK + (stage ^ 1) * Cfg::kSmemKV, gk, ts, (j + 1) * BN, N, tid);
-      load_rows_async<Cfg, BN>(sV + (stage ^ 1) * Cfg::kSmemKV, gv, ts, (j + 1) * BN, N, tid);
+  for (int j = tile_begin; j < tile_end; ++j) {
+    const int stage = (j - tile_begin) & 1;
+    if (j + 1 < tile_end) {  // prefetch tile j+1 into the other stage (freed by the barrier ending j-1)
+      load_rows_async<Cfg, BN, DQK>(sK + (stage ^ 1) * Cfg::kSmemKV, gk, ts, (j + 1) * BN, N, tid);
+      load_rows_async<Cfg, BN, D>(sV + (stage ^ 1) * Cfg::kSmemKV, gv, ts, (j + 1) * BN, N, tid);
     }
     ptx::cp_async_commit();
     ptx::cp_async_wait<1>();  // everything but the newest group (tile j+1) has landed
     __syncthreads();
 
     if constexpr (Cfg::kQInRegs) {
-      if (j == 0) {
+      if (j == tile_begin) {
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-          for (int ks = 0; ks < D / 16; ++ks)
+          for (int ks = 0; ks < DQK / 16; ++ks)
             ptx::ldmatrix_x4(q_frag[mt][ks],
                              ptx::smem_addr(sQ + (warp_row0 + mt * 16 + a_row) * P + ks * 16 + a_col));
       }
@@ -150,7 +160,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         for (int e = 0; e < 4; ++e) s[mt][nt][e] = 0.0f;
     const T* sKs = sK + stage * Cfg::kSmemKV;
 #pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks) {
+    for (int ks = 0; ks < DQK / 16; ++ks) {
       uint32_t a[MT][4];
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
@@ -195,7 +205,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
         for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        // Tile 0 always holds key 0, so mx is finite here; the first correction is exp2(-inf) = 0.
+        // Every tile holds a valid key, so mx is finite here; the first correction is exp2(-inf) = 0.
         const float corr = ptx::exp2_approx((row_max[mt][r] - mx) * scale_log2);
         row_max[mt][r] = mx;
         const float mx_scaled = mx * scale_log2;
@@ -244,6 +254,10 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     __syncthreads();  // stage `stage` is refilled by the next iteration's prefetch
   }
 
+  if (split.splits > 1) {
+    store_split_rows<MT, D>(acc_o, row_max, row_sum, split, blockIdx.z, int64_t(bh) * N, warp_row0, lane, q_row0, N);
+    return;
+  }
   // Epilogue: staged in this warp's own rows of sQ; rows past N are not stored.
   T* go = static_cast<T*>(p.out) + int64_t(b) * p.out_batch_stride + int64_t(h) * p.out_head_stride;
   store_output_rows<T, MT, D>(acc_o, row_sum, sQ, P, warp_row0, lane, go, p.out_token_stride, q_row0, N);
@@ -259,18 +273,40 @@ void set_smem_limit() {  // once per instantiation: allow > 48 KB of dynamic sme
   (void)done;
 }
 
-// Host launcher for one configuration. (b, h) pairs go on grid.y, in chunks of 65535.
+// Host launcher for one configuration. (b, h) pairs go on grid.y, in chunks of 65535; key splits on grid.z,
+// merged by combine_splits afterwards.
 template <typename T, typename Cfg>
-void launch_flash(const AttentionDeviceParams& p, cudaStream_t stream) {
+void launch_flash(const AttentionDeviceParams& p, const SplitKv& split, cudaStream_t stream) {
   set_smem_limit<T, Cfg>();
   const float scale_log2 = p.scale * 1.4426950408889634f;  // softmax(s x) = 2^(s x log2 e) / sum
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   const int bh_total = p.batch * p.heads;
+  const int tiles = (p.tokens + Cfg::kBlockN - 1) / Cfg::kBlockN;
+  if (split.splits < 1 || split.splits > tiles)  // every split needs a key tile
+    fail("attention_exact", "{} key splits for {} key tiles of {}", split.splits, tiles, Cfg::kBlockN);
   for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0));
-    flash_fwd_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2);
+    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0), split.splits);
+    flash_fwd_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2, split);
     CUDA_CHECK_LAUNCH();
   }
+  if (split.splits > 1) combine_splits<T>(p, split, stream);
+}
+
+// Key splits for this problem with Cfg's row blocks: enough to give every SM a block when (b, h, row block)
+// alone fill at most half of them (ViT-Ti at batch 1: 12 blocks on 132 SMs), never more than the key tiles or
+// kMaxKvSplits; 1 otherwise.
+template <typename T, typename Cfg>
+int kv_splits(const AttentionDeviceParams& p) {
+  static const int sms = [] {
+    int device = 0, count = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  }();
+  const int64_t blocks = int64_t((p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM) * p.batch * p.heads;
+  const int tiles = (p.tokens + Cfg::kBlockN - 1) / Cfg::kBlockN;
+  if (blocks == 0 || 2 * blocks > sms || tiles < 2) return 1;
+  return int(std::min<int64_t>({int64_t(tiles), int64_t(kMaxKvSplits), sms / blocks}));
 }
 
 // Expected throughput of a configuration on this problem: `speed` (its measured throughput relative to
@@ -293,53 +329,73 @@ double expected_speed(const AttentionDeviceParams& p, double speed) {
 }
 
 // The instantiation table: variant -> configuration, per head dimension (names in attention_common.cu),
-// and the automatic choice (variant -1) among the ones worth choosing.
-template <typename T, int kHeadDim>
+// and the automatic choice (variant -1) among the ones worth choosing. kQKDim < kHeadDim: low-rank heads.
+template <typename T, int kHeadDim, int kQKDim>
 struct Variants;
-template <typename T>
-struct Variants<T, 64> {
-  using V0 = Config<64, 4, 2, 64, true>;   // 128 rows, 32 per warp
-  using V1 = Config<64, 4, 1, 64, true>;   // 64 rows, 16 per warp
-  using V2 = Config<64, 8, 2, 64, true>;   // 256 rows, 8 warps
-  using V3 = Config<64, 4, 2, 128, false>; // 128 rows, 128-key tiles, Q re-read from smem
+template <typename T, int kQKDim>
+struct Variants<T, 64, kQKDim> {
+  using V0 = Config<64, 4, 2, 64, true, kQKDim>;   // 128 rows, 32 per warp
+  using V1 = Config<64, 4, 1, 64, true, kQKDim>;   // 64 rows, 16 per warp
+  using V2 = Config<64, 8, 2, 64, true, kQKDim>;   // 256 rows, 8 warps
+  using V3 = Config<64, 4, 2, 128, false, kQKDim>; // 128 rows, 128-key tiles, Q re-read from smem
   static int pick(const AttentionDeviceParams& p) {
     return expected_speed<T, V1>(p, 0.9) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
   }
-  static void run(const AttentionDeviceParams& p, int variant, cudaStream_t s) {
+  static void run(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t s) {
     switch (variant < 0 ? pick(p) : variant) {
-      case 1: return launch_flash<T, V1>(p, s);
-      case 2: return launch_flash<T, V2>(p, s);
-      case 3: return launch_flash<T, V3>(p, s);
-      default: return launch_flash<T, V0>(p, s);
+      case 1: return launch_flash<T, V1>(p, split, s);
+      case 2: return launch_flash<T, V2>(p, split, s);
+      case 3: return launch_flash<T, V3>(p, split, s);
+      default: return launch_flash<T, V0>(p, split, s);
+    }
+  }
+  static int splits(const AttentionDeviceParams& p, int variant) {
+    switch (variant < 0 ? pick(p) : variant) {
+      case 1: return kv_splits<T, V1>(p);
+      case 2: return kv_splits<T, V2>(p);
+      case 3: return kv_splits<T, V3>(p);
+      default: return kv_splits<T, V0>(p);
     }
   }
 };
-template <typename T>
-struct Variants<T, 128> {
-  using V0 = Config<128, 4, 2, 32, false>; // 128 rows, 32 per warp, 32-key tiles, Q re-read from smem
-  using V1 = Config<128, 4, 1, 64, true>;  // 64 rows, 16 per warp
-  using V2 = Config<128, 4, 2, 64, false>; // 128 rows, 64-key tiles (FlashAttention-2's shape; spills a little)
-  using V3 = Config<128, 8, 1, 64, true>;  // 128 rows, 8 warps of 16 rows
+template <typename T, int kQKDim>
+struct Variants<T, 128, kQKDim> {
+  using V0 = Config<128, 4, 2, 32, false, kQKDim>; // 128 rows, 32 per warp, 32-key tiles, Q re-read from smem
+  using V1 = Config<128, 4, 1, 64, true, kQKDim>;  // 64 rows, 16 per warp
+  using V2 = Config<128, 4, 2, 64, false, kQKDim>; // 128 rows, 64-key tiles (FlashAttention-2's shape; spills a little)
+  using V3 = Config<128, 8, 1, 64, true, kQKDim>;  // 128 rows, 8 warps of 16 rows
   static int pick(const AttentionDeviceParams& p) {
     return expected_speed<T, V1>(p, 0.8) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
   }
-  static void run(const AttentionDeviceParams& p, int variant, cudaStream_t s) {
+  static void run(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t s) {
     switch (variant < 0 ? pick(p) : variant) {
-      case 1: return launch_flash<T, V1>(p, s);
-      case 2: return launch_flash<T, V2>(p, s);
-      case 3: return launch_flash<T, V3>(p, s);
-      default: return launch_flash<T, V0>(p, s);
+      case 1: return launch_flash<T, V1>(p, split, s);
+      case 2: return launch_flash<T, V2>(p, split, s);
+      case 3: return launch_flash<T, V3>(p, split, s);
+      default: return launch_flash<T, V0>(p, split, s);
+    }
+  }
+  static int splits(const AttentionDeviceParams& p, int variant) {
+    switch (variant < 0 ? pick(p) : variant) {
+      case 1: return kv_splits<T, V1>(p);
+      case 2: return kv_splits<T, V2>(p);
+      case 3: return kv_splits<T, V3>(p);
+      default: return kv_splits<T, V0>(p);
     }
   }
 };
 
-template <typename T, int kHeadDim>
-void run_flash_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
-  Variants<T, kHeadDim>::run(p, variant, stream);
+template <typename T, int kHeadDim, int kQKDim>
+void run_flash_attention(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t stream) {
+  Variants<T, kHeadDim, kQKDim>::run(p, variant, split, stream);
 }
-template <typename T, int kHeadDim>
+template <typename T, int kHeadDim, int kQKDim>
 int pick_flash_variant(const AttentionDeviceParams& p) {
-  return Variants<T, kHeadDim>::pick(p);
+  return Variants<T, kHeadDim, kQKDim>::pick(p);
+}
+template <typename T, int kHeadDim, int kQKDim>
+int flash_kv_splits(const AttentionDeviceParams& p, int variant) {
+  return Variants<T, kHeadDim, kQKDim>::splits(p, variant);
 }
 
 }  // namespace distrvit::cuda::flash

@@ -2,6 +2,7 @@
 #include "attention_exact.cuh"
 
 namespace distrvit::cuda::flash {
-template void run_flash_attention<__nv_bfloat16, 128>(const AttentionDeviceParams&, int, cudaStream_t);
-template int pick_flash_variant<__nv_bfloat16, 128>(const AttentionDeviceParams&);
+template void run_flash_attention<__nv_bfloat16, 128, 128>(const AttentionDeviceParams&, int, const SplitKv&, cudaStream_t);
+template int pick_flash_variant<__nv_bfloat16, 128, 128>(const AttentionDeviceParams&);
+template int flash_kv_splits<__nv_bfloat16, 128, 128>(const AttentionDeviceParams&, int);
 }  // namespace distrvit::cuda::flash

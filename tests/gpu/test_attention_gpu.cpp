@@ -1,6 +1,7 @@
 // GPU attention kernels against the CPU references: one table over kernel x dtype x N x head_dim x (B, H).
 //
-// "exact" also runs every fixed configuration of the fused kernel (flash::run_fused, variants 0..3).
+// "exact" also runs every fixed configuration of the fused kernel (flash::run_fused, variants 0..3), key splits
+// forced on two of them, and attention_exact with the workspace for the key splits it picks itself ("ws").
 // For every row of the table: fresh random q/k/v in the fused layout [B, N, 3, H, D] (N(0, 1), rounded to
 // the dtype), the output poisoned with 0xFF bytes (NaN in every dtype) before the run, then
 //   1. every output element written and finite;
@@ -126,6 +127,7 @@ void parallel_for(int count, const std::function<void(int)>& fn) {
 
 struct Shape {
   int B, H, N, D;
+  int QK = 0;  // scores from q/k columns [0, QK) (low-rank heads); 0 = D
 };
 
 uint64_t base_seed() {
@@ -162,6 +164,16 @@ distrvit::AttentionParams head_view(const distrvit::AttentionParams& full, int b
   p.batch = 1;
   p.heads = 1;
   return p;
+}
+
+// The CPU references' view of q/k with a q/k width QK < D: columns past QK zeroed (the kernel must not read them).
+std::vector<float> scored_columns_only(std::vector<float> qkv, const Shape& s) {
+  if (s.QK == 0) return qkv;
+  for (size_t token = 0; token < size_t(s.B) * s.N; ++token)
+    for (int which = 0; which < 2; ++which)  // q, k
+      for (int h = 0; h < s.H; ++h)
+        for (int d = s.QK; d < s.D; ++d) qkv[(token * 3 + which) * s.H * s.D + size_t(h) * s.D + d] = 0.0f;
+  return qkv;
 }
 
 // attention_exact_cpu on every (b, h), in parallel: out [B, N, H, D].
@@ -247,17 +259,26 @@ std::vector<Case> table(GpuKernel kernel) {
         for (auto bh : {std::pair{1, 1}, std::pair{2, 3}, std::pair{1, 12}})
           // (1, 12) at N = 4097 would triple the CPU reference's time for no new code path.
           if (N <= limit && !(N > 2048 && bh.second == 12)) cases.push_back({{bh.first, bh.second, N, D}, t});
-  if (kernel == GpuKernel::Exact)  // head_dims outside the fused kernel: the generic path
-    for (DataType t : dtypes)
-      for (int D : {32, 80})
+  if (kernel == GpuKernel::Exact) {
+    for (DataType t : dtypes) {
+      for (int D : {32, 80})  // head_dims outside the fused kernel: the generic path
         if (197 <= limit) cases.push_back({{2, 3, 197, D}, t});
+      // Low-rank q/k widths: 32 of 64 (fused kernel's 32-column instantiation), 16 of 64 and 32 of 128 (generic).
+      for (int N : {1, 7, 197, 577, 1025})
+        if (N <= limit) cases.push_back({{2, 3, N, 64, 32}, t});
+      if (197 <= limit) {
+        cases.push_back({{1, 2, 197, 64, 16}, t});
+        cases.push_back({{1, 2, 197, 128, 32}, t});
+      }
+    }
+  }
   return cases;
 }
 
 uint64_t case_seed(GpuKernel kernel, const Case& c) {
   uint64_t h = base_seed() ^ 0x9e3779b97f4a7c15ull;
   for (uint64_t v : {uint64_t(kernel), uint64_t(c.t), uint64_t(c.s.B), uint64_t(c.s.H), uint64_t(c.s.N),
-                     uint64_t(c.s.D)})
+                     uint64_t(c.s.D), uint64_t(c.s.QK)})
     h = (h ^ v) * 0x100000001b3ull + (h >> 29);
   return h;
 }
@@ -271,11 +292,30 @@ std::vector<std::pair<std::string, GpuCall>> gpu_calls(GpuKernel kernel, const C
   std::vector<std::pair<std::string, GpuCall>> calls;
   if (kernel == GpuKernel::Exact) {
     calls.emplace_back("exact", [](const dc::AttentionDeviceParams& p) { dc::attention_exact(p, nullptr); });
-    if (c.t != DataType::F32 && (c.s.D == 64 || c.s.D == 128))
+    const int qk = c.s.QK ? c.s.QK : c.s.D;
+    const bool fused = (c.s.D == 64 && (qk == 64 || qk == 32)) || (c.s.D == 128 && qk == 128);
+    if (c.t != DataType::F32 && fused) {
       for (int v = 0; v < dc::flash::kNumVariants; ++v)
         calls.emplace_back("v" + std::to_string(v), [v](const dc::AttentionDeviceParams& p) {
           if (!dc::flash::run_fused(p, v, nullptr)) throw distrvit::Error("fused kernel declined");
         });
+      // Key splits: forced on variants 0 and 1 (>= 4 key tiles from N = 197), and as attention_exact picks them.
+      if (c.s.N >= 197)
+        for (const auto& [v, splits] : {std::pair{0, 3}, std::pair{1, 2}})
+          calls.emplace_back("v" + std::to_string(v) + "/" + std::to_string(splits) + "kv",
+                             [v = v, splits = splits](const dc::AttentionDeviceParams& p) {
+                               DeviceBuffer workspace(dc::flash::split_workspace_bytes(p, splits));
+                               const auto split = dc::flash::split_workspace(p, splits, workspace.ptr);
+                               if (!dc::flash::run_fused(p, v, nullptr, split)) throw distrvit::Error("fused kernel declined");
+                               if (cudaDeviceSynchronize() != cudaSuccess) throw distrvit::Error("split: sync failed");
+                             });
+      calls.emplace_back("ws", [](const dc::AttentionDeviceParams& p) {
+        const size_t bytes = dc::exact_workspace_bytes(p);
+        DeviceBuffer workspace(bytes);
+        dc::attention_exact(p, nullptr, workspace.ptr, bytes);
+        if (cudaDeviceSynchronize() != cudaSuccess) throw distrvit::Error("ws: sync failed");
+      });
+    }
   } else if (kernel == GpuKernel::Cudnn) {
     calls.emplace_back("cudnn", [cudnn](const dc::AttentionDeviceParams& p) { cudnn->run(p, nullptr); });
   } else {
@@ -292,9 +332,11 @@ void run_case(GpuKernel kernel, const Case& c, distrvit::cuda::CudnnAttention* c
   const Shape& s = c.s;
   const size_t elem = distrvit::cuda::data_type_size(c.t);
   const size_t out_count = size_t(s.B) * s.N * s.H * s.D;
-  const std::vector<float> qkv = random_qkv(s, c.t, case_seed(kernel, c));
+  const std::vector<float> qkv_gpu = random_qkv(s, c.t, case_seed(kernel, c));
+  const std::vector<float> qkv = scored_columns_only(qkv_gpu, s);  // what the references see
   const std::string what = std::string(dtype_name(c.t)) + " B=" + std::to_string(s.B) + " H=" +
-                           std::to_string(s.H) + " N=" + std::to_string(s.N) + " D=" + std::to_string(s.D);
+                           std::to_string(s.H) + " N=" + std::to_string(s.N) + " D=" + std::to_string(s.D) +
+                           (s.QK ? " QK=" + std::to_string(s.QK) : "");
 
   // CPU references, shared by every GPU call on these inputs.
   const std::vector<float> ref32 = reference_fp32(qkv, s);
@@ -317,10 +359,11 @@ void run_case(GpuKernel kernel, const Case& c, distrvit::cuda::CudnnAttention* c
   double err64_same = 0;
   for (size_t i = 0; i < ref64.size(); ++i) err64_same = std::max(err64_same, std::abs(ref_same[i] - ref64[i]));
 
-  const std::vector<uint8_t> qkv_bytes = encode(qkv, c.t);
+  const std::vector<uint8_t> qkv_bytes = encode(qkv_gpu, c.t);
   DeviceBuffer d_qkv(qkv_bytes.size()), d_out(out_count * elem);
   CHECK_CUDA_OK(cudaMemcpy(d_qkv.ptr, qkv_bytes.data(), qkv_bytes.size(), cudaMemcpyHostToDevice));
-  const auto p = distrvit::cuda::AttentionDeviceParams::from_qkv(d_qkv.ptr, d_out.ptr, c.t, s.B, s.N, s.H, s.D);
+  auto p = distrvit::cuda::AttentionDeviceParams::from_qkv(d_qkv.ptr, d_out.ptr, c.t, s.B, s.N, s.H, s.D);
+  p.qk_dim = s.QK;
 
   for (const auto& [name, call] : gpu_calls(kernel, c, cudnn)) {
     INFO(name << " " << what);
@@ -452,5 +495,27 @@ TEST_CASE("attention: cls_attention_probs vs CPU reference") {
       }
     }
   }
+#endif
+}
+
+TEST_CASE("attention: only the exact kernel takes a q/k width below head_dim") {
+#if DISTRVIT_WITH_CUDA
+  namespace dc = distrvit::cuda;
+  const Shape s{1, 2, 7, 64};
+  DeviceBuffer d_qkv(size_t(s.B) * s.N * 3 * s.H * s.D * 2), d_out(size_t(s.B) * s.N * s.H * s.D * 2);
+  CHECK_CUDA_OK(cudaMemset(d_qkv.ptr, 0, size_t(s.B) * s.N * 3 * s.H * s.D * 2));
+  auto p = dc::AttentionDeviceParams::from_qkv(d_qkv.ptr, d_out.ptr, DataType::F16, s.B, s.N, s.H, s.D);
+  p.qk_dim = 32;
+  dc::CudnnAttention cudnn;
+  CHECK_THROWS_WITH_AS(cudnn.run(p, nullptr), doctest::Contains("exact kernel only"), distrvit::Error);
+  DeviceBuffer workspace(dc::naive_workspace_bytes(p));
+  CHECK_THROWS_WITH_AS(dc::attention_naive(p, workspace.ptr, nullptr), doctest::Contains("exact kernel only"),
+                       distrvit::Error);
+  p.qk_dim = 65;
+  CHECK_THROWS_WITH_AS(dc::attention_exact(p, nullptr), doctest::Contains("qk_dim 65"), distrvit::Error);
+  CHECK(dc::exact_score_width(64, 32) == 32);
+  CHECK(dc::exact_score_width(64, 16) == 32);
+  CHECK(dc::exact_score_width(64, 48) == 64);
+  CHECK(dc::exact_score_width(128, 32) == 128);
 #endif
 }
