@@ -318,6 +318,14 @@ const AttentionSpec& AttentionPlan::at(int layer, int head) const {
   return per_layer_head[layer][head];
 }
 
+const float* AttentionPlan::lowrank_basis(int layer, int head, int head_dim) const {
+  const AttentionSpec& spec = at(layer, head);
+  if (!lowrank || spec.kind != AttentionKind::LowRank || lowrank->rank != spec.rank || layer >= lowrank->depth ||
+      head >= lowrank->heads || lowrank->head_dim != head_dim || spec.rank > head_dim)
+    throw Error("--attention " + describe(spec) + ": needs calibrated projections (make a plan with distrvit calibrate)");
+  return lowrank->at(layer, head);
+}
+
 bool AttentionPlan::uniform() const {
   for (const auto& row : per_layer_head)
     for (const AttentionSpec& spec : row)

@@ -6,20 +6,28 @@
 // float32; logits in float32. GELU is timm's exact erf form (a separate in-place kernel after the fc1
 // product with its bias epilogue); DISTRVIT_CUDA_GELU=tanh uses cuBLASLt's fused tanh-GELU epilogue instead.
 //
+// The input reaches act_.image outside the graph: forward uploads the float input from a pinned staging buffer;
+// forward_images uploads the uint8 pixels and preprocesses them on the GPU (cuda_preprocess.h).
+//
 // Timing (last_timing): total_ms = CUDA events around the whole forward on the device (input upload from the
-// pinned staging buffer, compute, logits download; not the host copy of the input into that buffer).
+// pinned staging buffer -- for forward_images the pixel upload and the preprocessing --, compute, logits download;
+// not the host copy of the input into that buffer).
 // DISTRVIT_CUDA_TIMING=device: total_ms covers the device compute only (after the upload, before the download),
 // comparable with frameworks timed on an input already on the device (not yet run on a GPU: see BENCHMARKS.md).
 // attention_ms comes from an un-graphed pass with events around each layer's attention: the first forward of a
 // (batch, plan, captured layer) runs once un-graphed to warm up (cuBLASLt autotuning, cuDNN plans), once
 // un-graphed and timed, then is captured; replays report that timed pass's attention_ms.
 // DISTRVIT_CUDA_GRAPHS=0 turns graphs off: every forward then runs un-graphed and times its attention.
+// DISTRVIT_CUDA_KV_SPLITS=1 gives the exact kernel the workspace to split keys over blocks at small batch
+// (attention_exact). Off by default: on an H100 it made batch 1 slower (ViT-Ti 0.299 vs 0.290 ms, ViT-B 0.488 vs
+// 0.475 ms; BENCHMARKS.md): the merge kernel costs more than the idle SMs it fills.
 //
 // capture_cls_attention(layer) runs cls_attention_probs (the exact softmax of the class token's scores) on that
 // layer's q, k, whatever attention the plan runs there (the CPU engine gives a Distr head's own probabilities).
 //
-// Attention by plan: Exact/LowRank -> attention_exact, Cudnn -> CudnnAttention, Naive -> attention_naive,
-// Distr -> attention_distr (compiled in when kernels/attention_distr.cu exists). A layer whose heads agree is one
+// Attention by plan: Exact -> attention_exact, Cudnn -> CudnnAttention, Naive -> attention_naive,
+// Distr -> attention_distr (compiled in when kernels/attention_distr.cu exists), LowRank -> attention_exact on
+// q/k projected by weights folded when the plan is set (FoldedQkv). A layer whose heads agree is one
 // call; otherwise each run of equal consecutive heads is one call with q/k/v/out offset to its first head.
 // After the last attention only the class token feeds the head: with one prefix token the last block's
 // projection, MLP and the final LayerNorm run on B rows instead of B*T.
@@ -31,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +49,7 @@
 #include "attention_cuda.h"
 #include "convert.h"
 #include "cuda_check.h"
+#include "cuda_preprocess.h"
 #include "distrvit/attention_plan.h"
 #include "distrvit/distr.h"
 #include "distrvit/error.h"
@@ -178,6 +188,16 @@ class WeightUploader {
   std::vector<std::unique_ptr<std::vector<float>>> owned_;
 };
 
+// Low-rank heads of calibrated plans, folded into the weights: in each layer with such heads, a copy of the qkv
+// weight and bias whose q and k rows of a low-rank head h are replaced by U_h^T times them (rank rows, then
+// zeros), so q_h' k_h'^T = (q_h U_h)(k_h U_h)^T and the exact kernel reads only the first columns.
+struct FoldedQkv {
+  std::shared_ptr<const LowRankProjections> projections;  // held: its address identifies the fold
+  std::string heads;                                      // "layer.head:rank," of every low-rank head
+  void* arena = nullptr;
+  std::vector<const void*> w, b;  // per layer: qkv weight [3E, E] T, bias [3E] T; null = not folded
+};
+
 // Activations for `capacity` images, one device allocation; pinned host buffers for input and outputs.
 struct Activations {
   int capacity = 0;
@@ -206,6 +226,7 @@ class CudaEngine final : public Engine {
   ~CudaEngine() override;
 
   Tensor forward(const Tensor& input) override;
+  Tensor forward_images(const std::vector<const ImageU8*>& images) override;
   void set_attention(const AttentionPlan& plan) override;
   const AttentionPlan& attention() const override { return plan_; }
   void capture_cls_attention(int layer) override { capture_layer_ = layer; }
@@ -223,13 +244,18 @@ class CudaEngine final : public Engine {
   void clear_graphs();
   void* at(void* base, int64_t elements) const { return static_cast<char*>(base) + elements * elsize_; }
 
-  void enqueue(int batch, bool timed);  // the whole forward on stream_
+  void enqueue(int batch, bool timed);  // the whole forward on stream_, from act_.image on the device
+  void enqueue_image_upload(int batch);  // act_.host_image -> act_.image
   void linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
               cuda::GemmEpilogue epilogue);
   void attention(int layer, int batch, bool timed);
   void run_attention(const AttentionSpec& spec, const cuda::AttentionDeviceParams& p);
+  void* attention_workspace(size_t bytes);
+  void fold_lowrank(const AttentionPlan& plan, const std::string& heads);
   const float* distr_projection_on_device(const DistrParams& distr);
-  void run_eager(int batch, bool timed);
+  // Runs enqueue_input (which fills act_.image) and the forward, graphed when possible, timed from before the input.
+  Tensor run_forward(int batch, const std::function<void()>& enqueue_input);
+  void run_eager(int batch, bool timed, const std::function<void()>& enqueue_input);
   double elapsed_total_ms();
   void record_timing_event(cudaEvent_t event);
   cudaGraphExec_t capture(int batch);
@@ -241,6 +267,7 @@ class CudaEngine final : public Engine {
   size_t elsize_;
   bool gelu_tanh_ = false;
   bool graphs_enabled_ = true;
+  bool kv_splits_ = false;  // DISTRVIT_CUDA_KV_SPLITS=1: let the exact kernel split keys over blocks
   std::string device_name_;
 
   cudaStream_t stream_ = nullptr;
@@ -253,9 +280,11 @@ class CudaEngine final : public Engine {
 
   void* weight_arena_ = nullptr;
   DeviceWeights w_;
+  FoldedQkv folded_;
+  std::vector<const void*> qkv_w_, qkv_b_;  // per layer, for the current plan: w_.blocks' or folded_'s
   Activations act_;
-  void* naive_workspace_ = nullptr;
-  size_t naive_workspace_bytes_ = 0;
+  void* attention_workspace_ = nullptr;  // naive attention's scores, the exact kernel's key splits
+  size_t attention_workspace_bytes_ = 0;
   std::map<std::tuple<int, int, uint64_t>, float*> projections_;  // (block, hash bits, seed) -> R [block, bits]
 
   AttentionPlan plan_;
@@ -265,6 +294,7 @@ class CudaEngine final : public Engine {
   ForwardTiming timing_;
   std::map<GraphKey, cudaGraphExec_t> graphs_;  // null exec: capture failed, run un-graphed
   std::map<GraphKey, double> attention_ms_;
+  std::unique_ptr<CudaImagePreprocessor> image_preprocessor_;  // forward_images; created by its first call
 };
 
 CudaEngine::CudaEngine(std::shared_ptr<const VitModel> model, const EngineOptions& options)
@@ -283,6 +313,7 @@ CudaEngine::CudaEngine(std::shared_ptr<const VitModel> model, const EngineOption
   device_name_ = fmt::format("cuda:{} ({})", options.cuda_index, prop.name);
   gelu_tanh_ = env_is("DISTRVIT_CUDA_GELU", "tanh");  // default: exact erf GELU in every precision
   graphs_enabled_ = !env_is("DISTRVIT_CUDA_GRAPHS", "0");
+  kv_splits_ = env_is("DISTRVIT_CUDA_KV_SPLITS", "1");
   device_timing_ = env_is("DISTRVIT_CUDA_TIMING", "device");
 
   const VitConfig& c = model_->config;
@@ -298,17 +329,23 @@ CudaEngine::CudaEngine(std::shared_ptr<const VitModel> model, const EngineOption
   for (cudaEvent_t& e : attention_events_) CUDA_CHECK(cudaEventCreate(&e));
   gemm_ = std::make_unique<cuda::GemmLt>();
   upload_weights();
+  for (const DeviceBlock& b : w_.blocks) {
+    qkv_w_.push_back(b.qkv_w);
+    qkv_b_.push_back(b.qkv_b);
+  }
 }
 
 CudaEngine::~CudaEngine() {
   if (stream_) cudaStreamSynchronize(stream_);
+  image_preprocessor_.reset();
   clear_graphs();
   free_activations();
   for (auto& [key, ptr] : projections_) cudaFree(ptr);
-  if (naive_workspace_) cudaFree(naive_workspace_);
+  if (attention_workspace_) cudaFree(attention_workspace_);
   cudnn_.reset();
   gemm_.reset();
   if (weight_arena_) cudaFree(weight_arena_);
+  if (folded_.arena) cudaFree(folded_.arena);
   for (cudaEvent_t e : attention_events_) cudaEventDestroy(e);
   if (start_) cudaEventDestroy(start_);
   if (stop_) cudaEventDestroy(stop_);
@@ -477,7 +514,7 @@ void CudaEngine::set_attention(const AttentionPlan& plan) {
     for (const auto& row : plan.per_layer_head) ok = ok && int(row.size()) == c.num_heads;
     if (!ok) fail("attention plan '" + plan.name + "'", "expected {} layers x {} heads", c.depth, c.num_heads);
   }
-  std::string signature = plan.name;
+  std::string signature = plan.name, lowrank_heads;
   for (int l = 0; l < c.depth; ++l) {
     signature += '|';
     for (int h = 0; h < c.num_heads; ++h) {
@@ -488,11 +525,71 @@ void CudaEngine::set_attention(const AttentionPlan& plan) {
         if (!DISTRVIT_CUDA_HAS_DISTR) throw Error("--attention " + describe(spec) + ": distr attention is not available on cuda yet");
         validate_distr(spec.distr, c.head_dim());
       }
+      if (spec.kind == AttentionKind::LowRank) {
+        plan.lowrank_basis(l, h, c.head_dim());  // throws without fitting projections
+        lowrank_heads += fmt::format("{}.{}:{},", l, h, spec.rank);
+      }
       signature += describe(spec) + ',';
     }
   }
+  if (!lowrank_heads.empty() && (folded_.projections != plan.lowrank || folded_.heads != lowrank_heads))
+    fold_lowrank(plan, lowrank_heads);
+  qkv_w_.assign(c.depth, nullptr);
+  qkv_b_.assign(c.depth, nullptr);
+  for (int l = 0; l < c.depth; ++l) {
+    const bool folded = !lowrank_heads.empty() && folded_.w[l] != nullptr;
+    qkv_w_[l] = folded ? folded_.w[l] : w_.blocks[l].qkv_w;
+    qkv_b_[l] = folded ? folded_.b[l] : w_.blocks[l].qkv_b;
+  }
   plan_ = plan;
   plan_signature_ = signature;
+}
+
+void CudaEngine::fold_lowrank(const AttentionPlan& plan, const std::string& heads) {
+  const VitConfig& c = model_->config;
+  const int64_t e = c.embed_dim, d = c.head_dim();
+  WeightUploader up(dtype_);
+  std::vector<std::pair<size_t, size_t>> offsets(c.depth);
+  std::vector<bool> has_lowrank(c.depth, false);
+  for (int l = 0; l < c.depth; ++l) {
+    for (int h = 0; h < c.num_heads; ++h) has_lowrank[l] = has_lowrank[l] || plan.at(l, h).kind == AttentionKind::LowRank;
+    if (!has_lowrank[l]) continue;
+    const VitBlockWeights& block = model_->weights.blocks[l];
+    std::vector<float> w = block.qkv_w.data, b = block.qkv_b.data;  // [3E, E], [3E]
+    for (int h = 0; h < c.num_heads; ++h) {
+      if (plan.at(l, h).kind != AttentionKind::LowRank) continue;
+      const int rank = plan.at(l, h).rank;
+      const float* u = plan.lowrank_basis(l, h, int(d));  // [D, rank]
+      for (const int64_t row0 : {h * d, e + h * d}) {      // this head's q rows, then its k rows
+        std::vector<float> rows(d * e, 0.0f), bias(d, 0.0f);  // [D, E], [D]: rank projected rows, then zeros
+        for (int i = 0; i < rank; ++i) {
+          for (int64_t j = 0; j < d; ++j) {
+            const float coef = u[j * rank + i];
+            const float* src = block.qkv_w.ptr() + (row0 + j) * e;
+            for (int64_t k = 0; k < e; ++k) rows[i * e + k] += coef * src[k];
+            bias[i] += coef * block.qkv_b.data[row0 + j];
+          }
+        }
+        std::copy(rows.begin(), rows.end(), w.begin() + row0 * e);
+        std::copy(bias.begin(), bias.end(), b.begin() + row0);
+      }
+    }
+    offsets[l] = {up.add(std::move(w), dtype_), up.add(std::move(b), dtype_)};
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  clear_graphs();  // graphs of an earlier fold hold its pointers
+  if (folded_.arena) CUDA_CHECK(cudaFree(folded_.arena));
+  folded_ = FoldedQkv{};
+  folded_.arena = up.upload(stream_);
+  folded_.projections = plan.lowrank;
+  folded_.heads = heads;
+  folded_.w.assign(c.depth, nullptr);
+  folded_.b.assign(c.depth, nullptr);
+  for (int l = 0; l < c.depth; ++l) {
+    if (!has_lowrank[l]) continue;
+    folded_.w[l] = static_cast<const char*>(folded_.arena) + offsets[l].first;
+    folded_.b[l] = static_cast<const char*>(folded_.arena) + offsets[l].second;
+  }
 }
 
 void CudaEngine::linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
@@ -526,29 +623,37 @@ const float* CudaEngine::distr_projection_on_device(const DistrParams& distr) {
   return device;
 }
 
+// Grows the attention workspace to `bytes`. Only outside graph capture: a (batch, plan) runs un-graphed before
+// it is captured, so the capture finds the workspace already large enough.
+void* CudaEngine::attention_workspace(size_t bytes) {
+  if (bytes > attention_workspace_bytes_) {
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (attention_workspace_) CUDA_CHECK(cudaFree(attention_workspace_));
+    attention_workspace_ = nullptr;
+    CUDA_CHECK(cudaMalloc(&attention_workspace_, bytes));
+    attention_workspace_bytes_ = bytes;
+    clear_graphs();  // graphs captured before hold the old workspace
+  }
+  return attention_workspace_;
+}
+
 void CudaEngine::run_attention(const AttentionSpec& spec, const cuda::AttentionDeviceParams& p) {
   switch (spec.kind) {
     case AttentionKind::Exact:
-    case AttentionKind::LowRank:  // folded into the weights at load: q/k run the exact kernel
-      cuda::attention_exact(p, stream_);
+    case AttentionKind::LowRank: {  // LowRank: q/k were projected by the folded weights onto their first columns
+      cuda::AttentionDeviceParams exact = p;
+      if (spec.kind == AttentionKind::LowRank) exact.qk_dim = cuda::exact_score_width(p.head_dim, spec.rank);
+      void* workspace = kv_splits_ ? attention_workspace(cuda::exact_workspace_bytes(exact)) : nullptr;
+      cuda::attention_exact(exact, stream_, workspace, workspace ? attention_workspace_bytes_ : 0);
       return;
+    }
     case AttentionKind::Cudnn:
       if (!cudnn_) cudnn_ = std::make_unique<cuda::CudnnAttention>();
       cudnn_->run(p, stream_);
       return;
-    case AttentionKind::Naive: {
-      const size_t bytes = cuda::naive_workspace_bytes(p);
-      if (bytes > naive_workspace_bytes_) {  // only outside graph capture: a captured plan ran un-graphed first
-        CUDA_CHECK(cudaStreamSynchronize(stream_));
-        if (naive_workspace_) CUDA_CHECK(cudaFree(naive_workspace_));
-        naive_workspace_ = nullptr;
-        CUDA_CHECK(cudaMalloc(&naive_workspace_, bytes));
-        naive_workspace_bytes_ = bytes;
-        clear_graphs();  // graphs captured before hold the old workspace
-      }
-      cuda::attention_naive(p, naive_workspace_, stream_);
+    case AttentionKind::Naive:
+      cuda::attention_naive(p, attention_workspace(cuda::naive_workspace_bytes(p)), stream_);
       return;
-    }
     case AttentionKind::Distr:
 #if DISTRVIT_CUDA_HAS_DISTR
       cuda::attention_distr(p, spec.distr, distr_projection_on_device(spec.distr), stream_);
@@ -591,12 +696,9 @@ void CudaEngine::enqueue(int batch, bool timed) {
   const int e = c.embed_dim, m = c.mlp_hidden, t = c.tokens(), np = c.num_patches(), prefix = c.num_prefix_tokens();
   const int cpp = c.in_chans * c.patch_size * c.patch_size;
   const int rows = batch * t;
-  const int64_t image = int64_t(c.in_chans) * c.image_height * c.image_width;
   const auto bias_ep = cuda::GemmEpilogue::Bias;
   const auto fc1_ep = gelu_tanh_ ? cuda::GemmEpilogue::BiasGeluTanh : cuda::GemmEpilogue::Bias;
 
-  CUDA_CHECK(cudaMemcpyAsync(act_.image, act_.host_image, batch * image * sizeof(float), cudaMemcpyHostToDevice,
-                             stream_));
   if (device_timing_) record_timing_event(compute_start_);
   // Patch embedding: im2col, then cols [B*Np, C*P*P] x patch_w [E, C*P*P]^T + patch_b -> patches [B*Np, E].
   cuda::im2col_patches(act_.image, act_.cols, dtype_, batch, c.in_chans, c.image_height, c.image_width,
@@ -620,7 +722,7 @@ void CudaEngine::enqueue(int batch, bool timed) {
   for (int l = 0; l < c.depth; ++l) {
     const DeviceBlock& b = w_.blocks[l];
     const bool last = l == c.depth - 1;
-    linear(act_.ln, e, b.qkv_w, b.qkv_b, act_.qkv, rows, 3 * e, e, bias_ep);
+    linear(act_.ln, e, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, bias_ep);
     attention(l, batch, timed);
 
     // After the last attention only the prefix tokens reach the classifier. With one prefix token its rows
@@ -714,8 +816,16 @@ double CudaEngine::elapsed_total_ms() {
   return ms;
 }
 
-void CudaEngine::run_eager(int batch, bool timed) {
+void CudaEngine::enqueue_image_upload(int batch) {
+  const VitConfig& c = model_->config;
+  const size_t image = size_t(c.in_chans) * c.image_height * c.image_width;
+  CUDA_CHECK(cudaMemcpyAsync(act_.image, act_.host_image, size_t(batch) * image * sizeof(float),
+                             cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& enqueue_input) {
   CUDA_CHECK(cudaEventRecord(start_, stream_));
+  enqueue_input();
   enqueue(batch, timed);
   CUDA_CHECK(cudaEventRecord(stop_, stream_));
   CUDA_CHECK(cudaEventSynchronize(stop_));
@@ -767,20 +877,42 @@ Tensor CudaEngine::forward(const Tensor& input) {
   CUDA_CHECK(cudaSetDevice(options_.cuda_index));
   ensure_capacity(batch);
   std::memcpy(act_.host_image, input.ptr(), input.data.size() * sizeof(float));
+  return run_forward(batch, [this, batch] { enqueue_image_upload(batch); });
+}
 
+// The pixels go up as uint8 (only those the resize reads) and become act_.image on the GPU; the graphed forward
+// starts from there.
+Tensor CudaEngine::forward_images(const std::vector<const ImageU8*>& images) {
+  const VitConfig& c = model_->config;
+  const PreprocessConfig& preprocess = c.preprocess;
+  if (c.in_chans != 3 || preprocess.input_height != c.image_height || preprocess.input_width != c.image_width) {
+    fail(model_->source, "preprocessing gives [3, {}, {}] images, the model takes [{}, {}, {}]",
+         preprocess.input_height, preprocess.input_width, c.in_chans, c.image_height, c.image_width);
+  }
+  CUDA_CHECK(cudaSetDevice(options_.cuda_index));
+  if (!image_preprocessor_) image_preprocessor_ = std::make_unique<CudaImagePreprocessor>(options_.threads);
+  image_preprocessor_->stage(images, preprocess);
+  const int batch = image_preprocessor_->staged_batch();
+  ensure_capacity(batch);
+  return run_forward(batch, [this] { image_preprocessor_->enqueue(act_.image, stream_); });
+}
+
+Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_input) {
+  const VitConfig& c = model_->config;
   const GraphKey key{batch, plan_signature_, captured_layer()};
   auto found = graphs_.find(key);
   if (!graphs_enabled_) {
-    run_eager(batch, true);
+    run_eager(batch, true, enqueue_input);
   } else if (found == graphs_.end()) {
-    run_eager(batch, false);  // warm-up: algorithm choices, cuDNN plans, lazily allocated workspaces
-    run_eager(batch, true);
+    run_eager(batch, false, enqueue_input);  // warm-up: algorithm choices, cuDNN plans, lazily allocated workspaces
+    run_eager(batch, true, enqueue_input);
     attention_ms_[key] = timing_.attention_ms;
     graphs_[key] = capture(batch);
   } else if (found->second == nullptr) {
-    run_eager(batch, true);
+    run_eager(batch, true, enqueue_input);
   } else {
     CUDA_CHECK(cudaEventRecord(start_, stream_));
+    enqueue_input();
     CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
     CUDA_CHECK(cudaEventRecord(stop_, stream_));
     CUDA_CHECK(cudaEventSynchronize(stop_));

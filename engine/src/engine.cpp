@@ -2,6 +2,7 @@
 #include "distrvit/engine.h"
 
 #include "distrvit/error.h"
+#include "distrvit/preprocess.h"
 #include "engine_cpu.h"
 #ifdef DISTRVIT_WITH_CUDA
 #include "cuda_engine.h"
@@ -53,6 +54,11 @@ EngineOptions parse_device(const std::string& device) {
   }
   options.precision = options.device == DeviceKind::Cuda ? Precision::F16 : Precision::F32;
   return options;
+}
+
+Tensor Engine::forward_images(const std::vector<const ImageU8*>& images) {
+  if (images.empty()) throw Error("forward_images: no images");
+  return forward(preprocess_batch(images, model().config.preprocess, 0));
 }
 
 void Engine::set_attention_observer(AttentionObserver) {

@@ -35,15 +35,9 @@ void run_head_group(const AttentionPlan& plan, int layer, int head, const Attent
     case AttentionKind::Exact:
       attention_blas_cpu(p, cls_probs);
       return;
-    case AttentionKind::LowRank: {
-      const LowRankProjections* lowrank = plan.lowrank.get();
-      if (!lowrank || lowrank->rank != spec.rank || layer >= lowrank->depth || head >= lowrank->heads ||
-          lowrank->head_dim != p.head_dim) {
-        throw Error("--attention " + describe(spec) + ": needs calibrated projections (make a plan with distrvit calibrate)");
-      }
-      attention_lowrank_cpu(p, lowrank->at(layer, head), spec.rank, cls_probs);
+    case AttentionKind::LowRank:
+      attention_lowrank_cpu(p, plan.lowrank_basis(layer, head, p.head_dim), spec.rank, cls_probs);
       return;
-    }
     case AttentionKind::Naive:
       attention_exact_cpu(p);
       return;
@@ -57,7 +51,8 @@ void run_head_group(const AttentionPlan& plan, int layer, int head, const Attent
 
 class CpuEngine final : public Engine {
  public:
-  CpuEngine(std::shared_ptr<const VitModel> model, const EngineOptions& options) : model_(std::move(model)) {
+  CpuEngine(std::shared_ptr<const VitModel> model, const EngineOptions& options)
+      : model_(std::move(model)), threads_(options.threads) {
     if (options.precision != Precision::F32) {
       throw Error("--precision " + precision_name(options.precision) + ": the CPU backend runs fp32 only");
     }
@@ -65,6 +60,10 @@ class CpuEngine final : public Engine {
   }
 
   Tensor forward(const Tensor& input) override;
+  Tensor forward_images(const std::vector<const ImageU8*>& images) override {
+    if (images.empty()) throw Error("forward_images: no images");
+    return forward(preprocess_batch(images, model_->config.preprocess, threads_));
+  }
   void set_attention(const AttentionPlan& plan) override { plan_ = plan; }
   const AttentionPlan& attention() const override { return plan_; }
   void capture_cls_attention(int layer) override { capture_layer_ = layer; }
@@ -80,6 +79,7 @@ class CpuEngine final : public Engine {
   Tensor head(const float* x, int batch);
 
   std::shared_ptr<const VitModel> model_;
+  int threads_;  // preprocessing and BLAS threads; 0 = all cores
   AttentionPlan plan_;
   int capture_layer_ = -1;
   Tensor captured_;

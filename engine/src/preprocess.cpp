@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "distrvit/error.h"
+#include "resize_crop_plan.h"
 
 namespace distrvit {
 namespace {
@@ -66,15 +67,6 @@ Size keep_ratio_to(const ImageU8& image, Size target, double longest) {
           checked_side(int64_t(round_half_to_even(image.width / ratio)), image)};
 }
 
-// The pixels of the image resized to `size` that fall in `window` (torchvision leaves an image
-// already of that size untouched).
-ImageU8 resized_window(const ImageU8& image, Size size, Interpolation interpolation, const PixelWindow& window) {
-  if (size.width != image.width || size.height != image.height) {
-    return resize_pil_window(image, size.width, size.height, interpolation, window);
-  }
-  return resize_pil_window(image, image.width, image.height, Interpolation::Nearest, window);  // a plain copy
-}
-
 // Where a centered crop of `crop` pixels starts along an axis of `size` pixels, as torchvision's
 // center_crop (and timm's center_crop_or_pad) places it: the image is padded evenly first when it
 // is smaller (the odd pixel after it), then cut at round((padded - crop) / 2). Negative values
@@ -82,6 +74,28 @@ ImageU8 resized_window(const ImageU8& image, Size size, Interpolation interpolat
 int crop_origin(int size, int crop) {
   const int padding_before = crop > size ? (crop - size) / 2 : 0;
   return int(round_half_to_even((std::max(size, crop) - crop) / 2.0)) - padding_before;
+}
+
+// Resize to `resized`, then center crop (padding with `fill` where the image is smaller). Only the
+// resized pixels that survive the crop are computed. torchvision leaves an image already of that size
+// untouched: a nearest "resize" at scale 1 copies it.
+ResizeCropPlan center_crop_plan(const ImageU8& image, Size resized, Interpolation interpolation, Size crop,
+                                const Fill& fill) {
+  const int origin_x = crop_origin(resized.width, crop.width);
+  const int origin_y = crop_origin(resized.height, crop.height);
+  ResizeCropPlan plan;
+  plan.resized_width = resized.width;
+  plan.resized_height = resized.height;
+  const bool size_kept = resized.width == image.width && resized.height == image.height;
+  plan.interpolation = size_kept ? Interpolation::Nearest : interpolation;
+  plan.visible.left = std::max(origin_x, 0);
+  plan.visible.top = std::max(origin_y, 0);
+  plan.visible.width = std::min(resized.width, origin_x + crop.width) - plan.visible.left;
+  plan.visible.height = std::min(resized.height, origin_y + crop.height) - plan.visible.top;
+  plan.paste_left = plan.visible.left - origin_x;
+  plan.paste_top = plan.visible.top - origin_y;
+  plan.fill = fill;
+  return plan;
 }
 
 ImageU8 filled_image(Size size, const Fill& fill) {
@@ -101,22 +115,6 @@ void paste(const ImageU8& pixels, int left, int top, ImageU8& canvas) {
     std::copy(source, source + row_bytes,
               &canvas.rgb[(size_t(top + y) * size_t(canvas.width) + size_t(left)) * kChannels]);
   }
-}
-
-// Resize to `resized`, then center crop (padding with `fill` where the image is smaller). Only the
-// resized pixels that survive the crop are computed.
-ImageU8 resize_and_center_crop(const ImageU8& image, Size resized, Interpolation interpolation, Size crop,
-                               const Fill& fill) {
-  const int origin_x = crop_origin(resized.width, crop.width);
-  const int origin_y = crop_origin(resized.height, crop.height);
-  PixelWindow visible;
-  visible.left = std::max(origin_x, 0);
-  visible.top = std::max(origin_y, 0);
-  visible.width = std::min(resized.width, origin_x + crop.width) - visible.left;
-  visible.height = std::min(resized.height, origin_y + crop.height) - visible.top;
-  ImageU8 out = filled_image(crop, fill);
-  paste(resized_window(image, resized, interpolation, visible), visible.left - origin_x, visible.top - origin_y, out);
-  return out;
 }
 
 // math.floor(size / crop_pct) per side, as timm computes scale_size.
@@ -153,17 +151,16 @@ void check_image(const ImageU8& image) {
   }
 }
 
-ImageU8 center_mode(const ImageU8& image, const PreprocessConfig& config, Size input) {
+ResizeCropPlan center_mode(const ImageU8& image, const PreprocessConfig& config, Size input) {
   if (config.resize_shorter > 0) {
-    return resize_and_center_crop(image, shorter_side_to(image, config.resize_shorter), config.interpolation, input,
-                                  kBlack);
+    return center_crop_plan(image, shorter_side_to(image, config.resize_shorter), config.interpolation, input, kBlack);
   }
   const Size scaled = scale_size(config);
   if (scaled.height == scaled.width) {
-    return resize_and_center_crop(image, shorter_side_to(image, scaled.height), config.interpolation, input, kBlack);
+    return center_crop_plan(image, shorter_side_to(image, scaled.height), config.interpolation, input, kBlack);
   }
   // timm builds ResizeKeepRatio(scale_size) here without passing the interpolation: bilinear.
-  return resize_and_center_crop(image, keep_ratio_to(image, scaled, 0.0), Interpolation::Bilinear, input, kBlack);
+  return center_crop_plan(image, keep_ratio_to(image, scaled, 0.0), Interpolation::Bilinear, input, kBlack);
 }
 
 }  // namespace
@@ -175,24 +172,32 @@ Interpolation parse_interpolation(const std::string& name) {
   fail("interpolation '" + name + "'", "unsupported (use bicubic, bilinear or nearest)");
 }
 
-ImageU8 resize_and_crop(const ImageU8& image, const PreprocessConfig& config) {
+ResizeCropPlan plan_resize_and_crop(const ImageU8& image, const PreprocessConfig& config) {
   check_config(config);
   check_image(image);
   const Size input{config.input_height, config.input_width};
-  if (config.resize_to_input) return resize_and_center_crop(image, input, config.interpolation, input, kBlack);
+  if (config.resize_to_input) return center_crop_plan(image, input, config.interpolation, input, kBlack);
   if (config.resize_height > 0 && config.resize_width > 0) {
-    return resize_and_center_crop(image, Size{config.resize_height, config.resize_width}, config.interpolation, input,
-                                  kBlack);
+    return center_crop_plan(image, Size{config.resize_height, config.resize_width}, config.interpolation, input,
+                            kBlack);
   }
   if (config.crop_mode == "center") return center_mode(image, config, input);
   if (config.crop_mode == "squash") {
-    return resize_and_center_crop(image, scale_size(config), config.interpolation, input, kBlack);
+    return center_crop_plan(image, scale_size(config), config.interpolation, input, kBlack);
   }
   if (config.crop_mode == "border") {
     const Size fitted = keep_ratio_to(image, scale_size(config), 1.0);
-    return resize_and_center_crop(image, fitted, config.interpolation, input, mean_as_fill(config));
+    return center_crop_plan(image, fitted, config.interpolation, input, mean_as_fill(config));
   }
   fail("preprocess", "unknown crop_mode '{}' (center, squash or border)", config.crop_mode);
+}
+
+ImageU8 resize_and_crop(const ImageU8& image, const PreprocessConfig& config) {
+  const ResizeCropPlan plan = plan_resize_and_crop(image, config);
+  ImageU8 out = filled_image({config.input_height, config.input_width}, plan.fill);
+  paste(resize_pil_window(image, plan.resized_width, plan.resized_height, plan.interpolation, plan.visible),
+        plan.paste_left, plan.paste_top, out);
+  return out;
 }
 
 void normalize_into(const ImageU8& cropped, const PreprocessConfig& config, float* out) {

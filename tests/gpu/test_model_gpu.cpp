@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "distrvit/attention_plan.h"
@@ -192,6 +193,71 @@ TEST_CASE("model: a DistrAttention plan matches the CPU engine running the same 
       CHECK(d.top1_mismatches == 0);
     }
   }
+}
+
+// Random U [D, rank] for every (layer, head): the CPU engine projects q and k at run time, the CUDA engine folds
+// U into the qkv weights when the plan is set; both compute scale * (q U)(k U)^T, orthonormal U or not.
+std::shared_ptr<const LowRankProjections> random_projections(const VitConfig& c, int rank, uint64_t seed) {
+  LowRankProjections p;
+  p.depth = c.depth;
+  p.heads = c.num_heads;
+  p.head_dim = c.head_dim();
+  p.rank = rank;
+  p.u.resize(size_t(c.depth) * c.num_heads * c.head_dim() * rank);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(rank)));
+  for (float& x : p.u) x = normal(rng);
+  return std::make_shared<const LowRankProjections>(std::move(p));
+}
+
+TEST_CASE("model: low-rank plans (q/k projections folded into the weights) match the CPU engine") {
+  SKIP_WITHOUT_CUDA();
+  Golden g;
+  if (!load_golden("vit_tiny_patch16_224.augreg_in21k_ft_in1k", test::real_model_dir(), g)) return;
+  const VitConfig& c = g.model->config;
+  const Tensor input = rows(g.input, 0, 2);
+  auto cpu = create_engine(g.model, EngineOptions{});
+  auto gpu32 = cuda_engine(g.model, Precision::F32);
+  auto gpu16 = cuda_engine(g.model, Precision::F16);
+  // Rank 32: the fused kernel's 32-column scores; 16: the same width, columns 16-31 zero; 48: all 64 columns.
+  for (const int rank : {32, 16, 48}) {
+    AttentionPlan plan = plan_where(c, AttentionKind::LowRank, "lowrank:r=" + std::to_string(rank) + " on half the heads",
+                                    [](int l, int h) { return (l + h) % 2 == 0 || l == 11; });
+    for (auto& row : plan.per_layer_head)
+      for (AttentionSpec& spec : row) spec.rank = rank;
+    plan.per_layer_head[3][1].kind = AttentionKind::Cudnn;  // another kind inside a folded layer
+    plan.lowrank = random_projections(c, rank, 1000 + rank);
+    AttentionPlan cpu_plan = plan;
+    cpu_plan.per_layer_head[3][1].kind = AttentionKind::Exact;
+    cpu->set_attention(cpu_plan);
+    const Tensor ref = cpu->forward(input);
+    cpu->set_attention(parse_attention("exact", c.depth, c.num_heads));
+    const Tensor ref_exact = cpu->forward(input);
+
+    for (Engine* gpu : {gpu32.get(), gpu16.get()}) {
+      const bool f32 = gpu == gpu32.get();
+      AttentionPlan gpu_plan = f32 ? cpu_plan : plan;  // cuDNN runs in fp16/bf16 only
+      // Low-rank, exact (weights not folded), low-rank again (the same fold and graphs reused).
+      for (int pass = 0; pass < 3; ++pass) {
+        const bool exact = pass == 1;
+        gpu->set_attention(exact ? parse_attention("exact", c.depth, c.num_heads) : gpu_plan);
+        const Tensor out = gpu->forward(input);
+        const Diff d = compare(out, exact ? ref_exact : ref);
+        const Diff vs_exact = compare(out, ref_exact);
+        std::printf("  %-44s %-5s %-34s pass %d: max |logit - CPU engine| %.2e (vs exact %.2e), top-1 mismatches %d\n",
+                    c.architecture.c_str(), f32 ? "fp32" : "fp16", exact ? "exact" : gpu_plan.name.c_str(), pass,
+                    d.max_abs, vs_exact.max_abs, d.top1_mismatches);
+        INFO(gpu_plan.name, f32 ? " fp32" : " fp16", " pass ", pass);
+        CHECK(d.max_abs <= (f32 ? 1e-2 : 0.05));
+        CHECK(d.top1_mismatches == 0);
+        if (!exact) CHECK(vs_exact.max_abs > d.max_abs);  // closer to the low-rank result than to exact
+      }
+    }
+  }
+  AttentionPlan missing = parse_attention("lowrank:r=32", c.depth, c.num_heads);
+  CHECK_THROWS_WITH_AS(gpu16->set_attention(missing), doctest::Contains("needs calibrated projections"), Error);
+  missing.lowrank = random_projections(c, 16, 7);
+  CHECK_THROWS_WITH_AS(gpu16->set_attention(missing), doctest::Contains("needs calibrated projections"), Error);
 }
 
 TEST_CASE("model: GELU as erf (separate pass) and as cuBLASLt's tanh epilogue both match timm") {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "distrvit/attention.h"
+#include "distrvit/image.h"
 #include "distrvit/model.h"
 #include "distrvit/tensor.h"
 
@@ -26,6 +27,8 @@ struct AttentionPlan {
 
   const AttentionSpec& at(int layer, int head) const;
   bool uniform() const;  // every (layer, head) the same as `fallback`
+  // U [head_dim, rank] of a LowRank (layer, head); throws Error when the plan has no projections that fit.
+  const float* lowrank_basis(int layer, int head, int head_dim) const;
 };
 
 struct EngineOptions {
@@ -46,6 +49,11 @@ class Engine {
 
   // input: [B, 3, H, W] normalized; returns logits [B, classes] (distilled: mean of both heads).
   virtual Tensor forward(const Tensor& input) = 0;
+
+  // images: B >= 1 decoded RGB8 images of any sizes. Applies model().config.preprocess (timm's eval transform),
+  // then forward; returns logits [B, classes]. CPU backend: preprocess_batch on its `threads`, then forward. CUDA
+  // backend: preprocessing on the GPU (an input identical to the CPU's); last_timing() includes the pixel upload.
+  virtual Tensor forward_images(const std::vector<const ImageU8*>& images);
 
   virtual void set_attention(const AttentionPlan& plan) = 0;
   virtual const AttentionPlan& attention() const = 0;

@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <string>
+#include <vector>
 
 #include "distrvit/image.h"
 #include "distrvit/tensor.h"
@@ -53,5 +54,9 @@ ImageU8 resize_and_crop(const ImageU8& image, const PreprocessConfig& config);
 // Full transform into `out` (CHW float, [3, input_height, input_width]).
 void normalize_into(const ImageU8& cropped, const PreprocessConfig& config, float* out);
 Tensor preprocess(const ImageU8& image, const PreprocessConfig& config);  // [1,3,H,W]
+
+// The full transform of every image into one input [images.size(), 3, H, W], on up to `threads` threads
+// (0 = all cores). Throws the first Error, naming the image's index.
+Tensor preprocess_batch(const std::vector<const ImageU8*>& images, const PreprocessConfig& config, int threads);
 
 }  // namespace distrvit
