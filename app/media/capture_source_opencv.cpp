@@ -1,14 +1,14 @@
-// Cameras and video files through OpenCV's VideoCapture, converted from BGR to RGB8.
+// Cameras, and video files when FFmpeg is not linked directly, through OpenCV's VideoCapture, converted from BGR
+// to RGB8.
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 #include <opencv2/videoio/registry.hpp>
 
+#include "capture_source_opencv.h"
 #include "distrvit/error.h"
-#include "frame_source.h"
 
 namespace distrvit::media {
 namespace {
@@ -97,8 +97,6 @@ class CaptureSource : public FrameSource {
 
 }  // namespace
 
-bool video_supported() { return true; }
-
 std::unique_ptr<FrameSource> open_camera(int index) {
   silence_opencv_logging();
   const std::string name = "camera " + std::to_string(index);
@@ -110,11 +108,9 @@ std::unique_ptr<FrameSource> open_camera(int index) {
   return std::make_unique<CaptureSource>(std::move(capture), std::move(first), name, std::string(), cv::CAP_ANY, true);
 }
 
-std::unique_ptr<FrameSource> open_video(const std::string& path) {
+std::unique_ptr<FrameSource> open_opencv_video(const std::string& path) {
   silence_opencv_logging();
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) fail(path, "no such video file");
-  if (std::filesystem::is_directory(path, error)) fail(path, "is a folder, not a video file");
+  check_video_path(path);
   // FFmpeg when OpenCV has it: other backends (GStreamer) print pages of warnings on files they cannot read.
   const int backend = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG) ? cv::CAP_FFMPEG : cv::CAP_ANY;
   cv::VideoCapture capture;

@@ -53,6 +53,12 @@ std::unique_ptr<FrameSource> open_source(const SourceSpec& spec) {
   throw Error("source: none chosen");
 }
 
+void check_video_path(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) fail(path, "no such video file");
+  if (std::filesystem::is_directory(path, error)) fail(path, "is a folder, not a video file");
+}
+
 bool is_video_file_name(const std::string& name) {
   std::string extension = std::filesystem::path(name).extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),

@@ -47,10 +47,11 @@ class FrameSource {
 // no such camera or a busy one, a missing or undecodable video, a folder without images.
 std::unique_ptr<FrameSource> open_source(const SourceSpec& spec);
 
-// Cameras and video files (OpenCV). Without OpenCV they throw an Error saying so.
+// Cameras (OpenCV) and video files (FFmpeg, else OpenCV). Without those they throw an Error saying so.
 std::unique_ptr<FrameSource> open_camera(int index);
 std::unique_ptr<FrameSource> open_video(const std::string& path);
-bool video_supported();
+std::string video_backend();  // what decodes videos, e.g. "FFmpeg 5.1.6 (libavcodec 59.37.100)"; "" when nothing does
+void check_video_path(const std::string& path);  // throws Error when `path` is missing or a folder
 
 // Still images, shown for `seconds_per_image` each while playing.
 std::unique_ptr<FrameSource> open_images(const std::vector<std::string>& paths, double seconds_per_image = 1.0);
