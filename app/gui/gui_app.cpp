@@ -93,12 +93,12 @@ void GuiApp::draw_dashboard() {
   draw_predictions_panel(state, layout.predictions);
   draw_performance_panel(state, layout.performance);
   draw_sweep_panel(state, layout.sweep);
-  if (state.browser.draw()) handle_browser_pick();
+  draw_file_browser(state.browser);
+  if (const std::optional<std::string> picked = state.browser.take_picked()) handle_browser_pick(*picked);
 }
 
-void GuiApp::handle_browser_pick() {
+void GuiApp::handle_browser_pick(const std::string& picked) {
   GuiState& state = *state_;
-  const std::string& picked = state.browser.picked();
   switch (state.browser.purpose()) {
     case FileBrowser::Purpose::Source: state.open_paths({picked}); break;
     case FileBrowser::Purpose::Model:

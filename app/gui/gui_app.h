@@ -24,7 +24,7 @@ class GuiApp {
 
   void take_results();
   void draw_dashboard();
-  void handle_browser_pick();
+  void handle_browser_pick(const std::string& picked);
   void note_errors();
   std::optional<int> finish_if_done(Clock::time_point now);
   int finish(const std::string& result, const std::string& message, int exit_code);

@@ -12,7 +12,7 @@ namespace {
 
 const std::set<std::string> kIntegerKeys = {"frames", "l", "G", "P", "seed", "r", "threads", "layer", "camera"};
 const std::set<std::string> kTextKeys = {"attention", "device", "precision", "model", "screenshot", "video", "images",
-                                         "layers"};
+                                         "dialog", "layers"};
 const std::set<std::string> kBareKeys = {"pause", "play", "step"};
 
 std::string trim(const std::string& text) {
@@ -61,7 +61,7 @@ std::vector<ScriptStep> parse_script(const std::string& text) {
     } else {
       fail("--script", "unknown step '{}' (frames, wait, attention, l, G, P, seed, variant, r, layers, device, "
                        "precision, threads, model, layer, head, compare, pause, play, step, screenshot, video, "
-                       "camera, images, sweep)", item);
+                       "camera, images, dialog, sweep)", item);
     }
     steps.push_back(std::move(step));
   }

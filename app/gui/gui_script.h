@@ -5,6 +5,8 @@
 //   attention=TEXT  l=N  G=N  P=N  seed=N  variant=mean|sample  r=N  layers=LIST|all
 //   device=D  precision=P|default  threads=N  model=M  layer=N  head=N|mean  compare=on|off
 //   pause  play  step  screenshot=FILE.png  video=FILE  camera=N  images=PATH
+//   dialog=PATH  (as a user would: the Source dialog opened at PATH's folder, PATH selected, "Open file" pressed;
+//                 for a folder, "Open every image in this folder")
 //   sweep=start|wait|cancel   (the accuracy-vs-latency sweep; `wait` waits for it to finish)
 #pragma once
 #include <string>

@@ -20,6 +20,7 @@ void refresh_attention_view(GuiState& state);  // heat-map textures for the show
 void draw_predictions_panel(GuiState& state, const PanelRect& rect);
 void draw_performance_panel(GuiState& state, const PanelRect& rect);
 void draw_sweep_panel(GuiState& state, const PanelRect& rect);
+void draw_file_browser(FileBrowser& browser);  // the Open dialog, while it is open
 
 // Shared by the panels.
 bool begin_panel(const char* title, const PanelRect& rect);  // always pair with ImGui::End()

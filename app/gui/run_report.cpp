@@ -73,6 +73,7 @@ void write_run_report(const std::string& path, const GuiState& state, const Scri
   if (const auto& shown = state.shown) {
     report["shown"] = {{"sequence", shown->sequence},
                        {"frame_index", shown->frame_index},
+                       {"frame_name", shown->frame_name},
                        {"attention", shown->attention},
                        {"device", shown->device},
                        {"precision", shown->precision},

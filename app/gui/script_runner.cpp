@@ -1,8 +1,26 @@
 #include "script_runner.h"
 
+#include <filesystem>
+
 #include "distrvit/error.h"
 
 namespace distrvit::gui {
+namespace {
+
+// dialog=PATH: the Source dialog driven through the actions its buttons call.
+void pick_in_source_dialog(FileBrowser& browser, const std::string& path) {
+  browser.open(FileBrowser::Purpose::Source, path);
+  std::error_code error;
+  const bool folder = std::filesystem::is_directory(path, error);
+  const std::string name = std::filesystem::path(path).filename().string();
+  const bool picked = folder ? browser.pick_folder() : (browser.select(name) && browser.pick_file());
+  if (picked) return;
+  browser.cancel();
+  if (!browser.error().empty()) throw Error(browser.error());
+  fail(name, "not listed in {}", browser.folder());
+}
+
+}  // namespace
 
 std::string ScriptRunner::pending_step() const {
   if (waiting_frames_ || waiting_time_ || waiting_sweep_) return steps_[next_ - 1].text();
@@ -127,6 +145,7 @@ void ScriptRunner::run_step(const ScriptStep& step, GuiState& state, Clock::time
   else if (key == "video") return state.open_source(media::SourceSpec::video(value));
   else if (key == "camera") return state.open_source(media::SourceSpec::camera(step_int(step)));
   else if (key == "images") return state.open_source(media::SourceSpec::images({value}));
+  else if (key == "dialog") return pick_in_source_dialog(state.browser, value);
   state.apply_config();
 }
 

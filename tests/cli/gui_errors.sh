@@ -34,7 +34,7 @@ expect_source_error corrupt_video "$tmp/corrupt.mp4: cannot open as a video" --v
 rc=$?
 check "bad script: exits 2 (got $rc)" test $rc -eq 2
 check "bad script: one line naming the step: $(cat "$tmp/script.err")" \
-  test "$(cat "$tmp/script.err")" = "distrvit-gui: --script: unknown step 'bogus=1' (frames, wait, attention, l, G, P, seed, variant, r, layers, device, precision, threads, model, layer, head, compare, pause, play, step, screenshot, video, camera, images, sweep)"
+  test "$(cat "$tmp/script.err")" = "distrvit-gui: --script: unknown step 'bogus=1' (frames, wait, attention, l, G, P, seed, variant, r, layers, device, precision, threads, model, layer, head, compare, pause, play, step, screenshot, video, camera, images, dialog, sweep)"
 
 env -u DISPLAY -u WAYLAND_DISPLAY "$bin/distrvit-gui" --frames 1 >"$tmp/display.out" 2>"$tmp/display.err"
 rc=$?

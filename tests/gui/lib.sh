@@ -86,3 +86,22 @@ json() {
 png_to_rgb() {
   ffmpeg -nostdin -loglevel error -y -i "$1" -f rawvideo -pix_fmt rgb24 "$2"
 }
+
+# classify_top1 IMAGE: "INDEX LABEL", the top-1 of `distrvit classify` (exact attention, CPU) on IMAGE.
+classify_top1() {
+  "$bin/distrvit" classify --device cpu --model "$model" --json "$1" |
+    python3 -c 'import json, sys; top = json.load(sys.stdin)[0]["top"][0]; print(top["index"], top["label"])'
+}
+
+# check_classified_image REPORT IMAGE: the run (exact attention) opened IMAGE as its source, classified it,
+# and shows the top-1 that `distrvit classify` gives for the same file.
+check_classified_image() {
+  local report=$1 image=$2 source expected shown
+  source=$(json "$report" 'r["source"]')
+  check "report says ok" test "$(json "$report" 'r["result"]')" = ok
+  check "the source is the image (got '$source')" test "$source" = "images $image"
+  check "the frame shown is the image" test "$(json "$report" 'r["shown"]["frame_name"]')" = "$(basename "$image")"
+  expected=$(classify_top1 "$image")
+  shown=$(json "$report" '"%d %s" % (r["top1"]["index"], r["top1"]["label"])')
+  check "top-1 shown '$shown' is distrvit classify's '$expected'" test -n "$expected" -a "$shown" = "$expected"
+}
