@@ -158,6 +158,12 @@ __device__ __forceinline__ float exp2_approx(float x) {
 
 }  // namespace ptx
 
+// A row of an mma accumulator lives on the 4 lanes of a quad: their sum, on every lane of the quad.
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
 // Epilogue shared by the fused attention kernels (exact and DistrAttention): O / l with the row sums reduced over
 // each quad of lanes, staged as T in this warp's own rows of `staging` ([rows][pitch] in shared memory, nobody
 // else reads them), then 16-byte coalesced stores of the rows first_row + r < row_limit into `out`
@@ -171,10 +177,7 @@ __device__ __forceinline__ void store_output_rows(const float (&acc_o)[MT][D / 8
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float l = row_sum[mt][r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const float inv = 1.0f / l;
+      const float inv = 1.0f / quad_sum(row_sum[mt][r]);
       const int row = warp_row0 + mt * 16 + (lane >> 2) + 8 * r;
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt) {

@@ -341,22 +341,6 @@ struct Variants<T, 64, kQKDim> {
   static int pick(const AttentionDeviceParams& p) {
     return expected_speed<T, V1>(p, 0.9) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
   }
-  static void run(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t s) {
-    switch (variant < 0 ? pick(p) : variant) {
-      case 1: return launch_flash<T, V1>(p, split, s);
-      case 2: return launch_flash<T, V2>(p, split, s);
-      case 3: return launch_flash<T, V3>(p, split, s);
-      default: return launch_flash<T, V0>(p, split, s);
-    }
-  }
-  static int splits(const AttentionDeviceParams& p, int variant) {
-    switch (variant < 0 ? pick(p) : variant) {
-      case 1: return kv_splits<T, V1>(p);
-      case 2: return kv_splits<T, V2>(p);
-      case 3: return kv_splits<T, V3>(p);
-      default: return kv_splits<T, V0>(p);
-    }
-  }
 };
 template <typename T, int kQKDim>
 struct Variants<T, 128, kQKDim> {
@@ -367,27 +351,38 @@ struct Variants<T, 128, kQKDim> {
   static int pick(const AttentionDeviceParams& p) {
     return expected_speed<T, V1>(p, 0.8) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
   }
-  static void run(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t s) {
-    switch (variant < 0 ? pick(p) : variant) {
-      case 1: return launch_flash<T, V1>(p, split, s);
-      case 2: return launch_flash<T, V2>(p, split, s);
-      case 3: return launch_flash<T, V3>(p, split, s);
-      default: return launch_flash<T, V0>(p, split, s);
-    }
+};
+
+// fn.template operator()<Cfg>() with the configuration of `variant` (-1: Vs::pick(p)).
+template <typename Vs, typename Fn>
+auto with_variant(const AttentionDeviceParams& p, int variant, const Fn& fn) {
+  switch (variant < 0 ? Vs::pick(p) : variant) {
+    case 1: return fn.template operator()<typename Vs::V1>();
+    case 2: return fn.template operator()<typename Vs::V2>();
+    case 3: return fn.template operator()<typename Vs::V3>();
+    default: return fn.template operator()<typename Vs::V0>();
   }
-  static int splits(const AttentionDeviceParams& p, int variant) {
-    switch (variant < 0 ? pick(p) : variant) {
-      case 1: return kv_splits<T, V1>(p);
-      case 2: return kv_splits<T, V2>(p);
-      case 3: return kv_splits<T, V3>(p);
-      default: return kv_splits<T, V0>(p);
-    }
-  }
+}
+
+template <typename T>
+struct LaunchFlash {
+  const AttentionDeviceParams& p;
+  const SplitKv& split;
+  cudaStream_t stream;
+  template <typename Cfg>
+  void operator()() const { launch_flash<T, Cfg>(p, split, stream); }
+};
+
+template <typename T>
+struct KvSplitsOf {
+  const AttentionDeviceParams& p;
+  template <typename Cfg>
+  int operator()() const { return kv_splits<T, Cfg>(p); }
 };
 
 template <typename T, int kHeadDim, int kQKDim>
 void run_flash_attention(const AttentionDeviceParams& p, int variant, const SplitKv& split, cudaStream_t stream) {
-  Variants<T, kHeadDim, kQKDim>::run(p, variant, split, stream);
+  with_variant<Variants<T, kHeadDim, kQKDim>>(p, variant, LaunchFlash<T>{p, split, stream});
 }
 template <typename T, int kHeadDim, int kQKDim>
 int pick_flash_variant(const AttentionDeviceParams& p) {
@@ -395,7 +390,7 @@ int pick_flash_variant(const AttentionDeviceParams& p) {
 }
 template <typename T, int kHeadDim, int kQKDim>
 int flash_kv_splits(const AttentionDeviceParams& p, int variant) {
-  return Variants<T, kHeadDim, kQKDim>::splits(p, variant);
+  return with_variant<Variants<T, kHeadDim, kQKDim>>(p, variant, KvSplitsOf<T>{p});
 }
 
 }  // namespace distrvit::cuda::flash

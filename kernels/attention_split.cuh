@@ -23,9 +23,7 @@ __device__ __forceinline__ void store_split_rows(const float (&acc_o)[MT][D / 8]
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float l = row_sum[mt][r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float l = quad_sum(row_sum[mt][r]);
       const int row = first_row + warp_row0 + mt * 16 + (lane >> 2) + 8 * r;
       if (row >= row_limit) continue;
       const int64_t flat = int64_t(split_index) * split.rows + row_base + row;

@@ -28,13 +28,15 @@
 // Attention by plan: Exact -> attention_exact, Cudnn -> CudnnAttention, Naive -> attention_naive,
 // Distr -> attention_distr (compiled in when kernels/attention_distr.cu exists), LowRank -> attention_exact on
 // q/k projected by weights folded when the plan is set (FoldedQkv). A layer whose heads agree is one
-// call; otherwise each run of equal consecutive heads is one call with q/k/v/out offset to its first head.
+// call; otherwise each run of equal consecutive heads (exact and low-rank count as equal: both run the exact
+// kernel) is one call with q/k/v/out offset to its first head.
 // After the last attention only the class token feeds the head: with one prefix token the last block's
 // projection, MLP and the final LayerNorm run on B rows instead of B*T.
 #include "cuda_engine.h"
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -640,11 +642,9 @@ void* CudaEngine::attention_workspace(size_t bytes) {
 void CudaEngine::run_attention(const AttentionSpec& spec, const cuda::AttentionDeviceParams& p) {
   switch (spec.kind) {
     case AttentionKind::Exact:
-    case AttentionKind::LowRank: {  // LowRank: q/k were projected by the folded weights onto their first columns
-      cuda::AttentionDeviceParams exact = p;
-      if (spec.kind == AttentionKind::LowRank) exact.qk_dim = cuda::exact_score_width(p.head_dim, spec.rank);
-      void* workspace = kv_splits_ ? attention_workspace(cuda::exact_workspace_bytes(exact)) : nullptr;
-      cuda::attention_exact(exact, stream_, workspace, workspace ? attention_workspace_bytes_ : 0);
+    case AttentionKind::LowRank: {  // p.qk_dim: the q/k columns the run's heads need (attention())
+      void* workspace = kv_splits_ ? attention_workspace(cuda::exact_workspace_bytes(p)) : nullptr;
+      cuda::attention_exact(p, stream_, workspace, workspace ? attention_workspace_bytes_ : 0);
       return;
     }
     case AttentionKind::Cudnn:
@@ -664,8 +664,17 @@ void CudaEngine::run_attention(const AttentionSpec& spec, const cuda::AttentionD
   }
 }
 
+// Exact and low-rank heads both run the exact kernel: low-rank q/k are zero past their rank, so a run of such heads is
+// one call reading as many q/k columns as its widest head needs.
+bool runs_exact_kernel(const AttentionSpec& spec) {
+  return spec.kind == AttentionKind::Exact || spec.kind == AttentionKind::LowRank;
+}
+int exact_kernel_width(const AttentionSpec& spec, int head_dim) {
+  return spec.kind == AttentionKind::LowRank ? cuda::exact_score_width(head_dim, spec.rank) : head_dim;
+}
+
 // One layer's attention: q, k, v read from qkv [B, T, 3, H, D] through strides, out into att [B, T, H, D].
-// Consecutive heads that run the same attention go in one call, with the pointers offset to the first.
+// Consecutive heads that run the same attention (or the exact kernel) go in one call, pointers offset to the first.
 void CudaEngine::attention(int layer, int batch, bool timed) {
   const VitConfig& c = model_->config;
   const int heads = c.num_heads, d = c.head_dim(), t = c.tokens();
@@ -676,8 +685,17 @@ void CudaEngine::attention(int layer, int batch, bool timed) {
   for (int h0 = 0; h0 < heads;) {
     const AttentionSpec& spec = plan_.at(layer, h0);
     int h1 = h0 + 1;
-    while (h1 < heads && same_attention(plan_.at(layer, h1), spec)) ++h1;
+    int qk_width = runs_exact_kernel(spec) ? exact_kernel_width(spec, d) : 0;
+    for (; h1 < heads; ++h1) {
+      const AttentionSpec& next = plan_.at(layer, h1);
+      if (runs_exact_kernel(spec) && runs_exact_kernel(next)) {
+        qk_width = std::max(qk_width, exact_kernel_width(next, d));
+      } else if (!same_attention(next, spec)) {
+        break;
+      }
+    }
     cuda::AttentionDeviceParams p = full;
+    p.qk_dim = qk_width;
     const int64_t offset = int64_t(h0) * d;
     p.q = at(const_cast<void*>(full.q), offset);
     p.k = at(const_cast<void*>(full.k), offset);

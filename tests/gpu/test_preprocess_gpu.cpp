@@ -21,6 +21,7 @@
 #include "distrvit/image.h"
 #include "distrvit/model.h"
 #include "distrvit/preprocess.h"
+#include "test_util.h"
 
 namespace distrvit {
 namespace {
@@ -32,16 +33,6 @@ namespace {
   }
 
 constexpr int kChannels = 3;
-
-ImageU8 random_image(std::mt19937& rng, int width, int height) {
-  ImageU8 image;
-  image.width = width;
-  image.height = height;
-  image.rgb.resize(size_t(width) * size_t(height) * kChannels);
-  std::uniform_int_distribution<int> value(0, 255);
-  for (uint8_t& v : image.rgb) v = uint8_t(value(rng));
-  return image;
-}
 
 std::vector<const ImageU8*> pointers_to(const std::vector<ImageU8>& images) {
   std::vector<const ImageU8*> pointers;
@@ -138,7 +129,7 @@ TEST_CASE("preprocess: GPU resize, crop and normalize match the CPU path within 
   const std::pair<int, int> sizes[] = {{1, 1},     {17, 300}, {333, 250}, {640, 480}, {225, 224},
                                        {224, 224}, {2000, 9}, {100, 1},   {37, 1111}, {257, 256}};
   std::vector<ImageU8> images;
-  for (const auto& [width, height] : sizes) images.push_back(random_image(rng, width, height));
+  for (const auto& [width, height] : sizes) images.push_back(test::random_image(rng, width, height));
   const std::vector<const ImageU8*> pointers = pointers_to(images);
 
   cudaStream_t stream = nullptr;
@@ -190,7 +181,7 @@ TEST_CASE("preprocess: GPU staging grows, shrinks and rejects bad images") {
     CAPTURE(count);
     std::vector<ImageU8> images;
     std::uniform_int_distribution<int> side(1, 700);
-    for (int i = 0; i < count; ++i) images.push_back(random_image(rng, side(rng), side(rng)));
+    for (int i = 0; i < count; ++i) images.push_back(test::random_image(rng, side(rng), side(rng)));
     const std::vector<const ImageU8*> pointers = pointers_to(images);
     const Tensor expected = preprocess_batch(pointers, config, 4);
     DeviceFloats out(expected.data.size());
@@ -203,7 +194,7 @@ TEST_CASE("preprocess: GPU staging grows, shrinks and rejects bad images") {
     CHECK(d.not_finite == 0);
     CHECK(d.max_levels <= 1.0 + 255e-6);
   }
-  const ImageU8 good = random_image(rng, 5, 5);
+  const ImageU8 good = test::random_image(rng, 5, 5);
   const ImageU8 broken{5, 5, {}};
   CHECK_THROWS_WITH_AS(preprocessor.stage({&good, &broken}, config), doctest::Contains("images[1]"), Error);
   CHECK_THROWS_WITH_AS(preprocessor.stage({}, config), doctest::Contains("no images"), Error);
@@ -240,7 +231,7 @@ TEST_CASE("preprocess: forward_images on the CUDA engine equals forward of the C
   std::vector<ImageU8> images;
   for (const auto& [width, height] : {std::pair{500, 375}, std::pair{1, 1}, std::pair{224, 224}, std::pair{81, 640},
                                       std::pair{1024, 768}})
-    images.push_back(random_image(rng, width, height));
+    images.push_back(test::random_image(rng, width, height));
   const std::vector<const ImageU8*> pointers = pointers_to(images);
   const Tensor input = preprocess_batch(pointers, model->config.preprocess, 4);  // [5, 3, 224, 224]
   const Tensor reference = create_engine(model, EngineOptions{})->forward(input);

@@ -17,6 +17,7 @@
 #include "distrvit/preprocess.h"
 #include "resize_coefficients.h"
 #include "resize_crop_plan.h"
+#include "test_util.h"
 
 namespace distrvit {
 namespace {
@@ -27,16 +28,6 @@ const Interpolation kInterpolations[] = {Interpolation::Bicubic, Interpolation::
 const char* name_of(Interpolation interpolation) {
   return interpolation == Interpolation::Bicubic ? "bicubic" : interpolation == Interpolation::Bilinear ? "bilinear"
                                                                                                           : "nearest";
-}
-
-ImageU8 random_image(std::mt19937& rng, int width, int height) {
-  ImageU8 image;
-  image.width = width;
-  image.height = height;
-  image.rgb.resize(size_t(width) * size_t(height) * kChannels);
-  std::uniform_int_distribution<int> value(0, 255);
-  for (uint8_t& v : image.rgb) v = uint8_t(value(rng));
-  return image;
 }
 
 uint8_t apply_taps(const AxisKernel& kernel, int output, const uint8_t* first_input, size_t input_stride) {
@@ -156,7 +147,7 @@ TEST_CASE("resize coefficients: the two planned passes reproduce resize_pil_wind
   const Case cases[] = {{1, 1, 7, 5},       {17, 300, 224, 224}, {333, 250, 64, 48}, {640, 480, 293, 220},
                         {225, 224, 224, 224}, {31, 17, 31, 40},   {40, 9, 13, 9},     {3, 500, 1, 2}};
   for (const Case& c : cases) {
-    const ImageU8 image = random_image(rng, c.in_width, c.in_height);
+    const ImageU8 image = test::random_image(rng, c.in_width, c.in_height);
     for (Interpolation interpolation : kInterpolations) {
       CAPTURE(name_of(interpolation));
       CAPTURE(c.in_width);
@@ -211,18 +202,16 @@ TEST_CASE("resize coefficients: the crop plan reproduces resize_and_crop in ever
   configs.emplace_back("resize_shorter 200", padded);
 
   const std::pair<int, int> sizes[] = {{1, 1}, {17, 300}, {333, 250}, {640, 480}, {225, 224}, {224, 224}, {31, 7}};
-  for (const auto& [width, height] : sizes) {
-    const ImageU8 image = random_image(rng, width, height);
-    for (const auto& [name, config] : configs) {
-      CAPTURE(name);
-      CAPTURE(width);
-      CAPTURE(height);
-      CHECK(resize_and_crop_by_plan(image, config).rgb == resize_and_crop(image, config).rgb);
+  for (const auto& size : sizes) {
+    const ImageU8 image = test::random_image(rng, size.first, size.second);
+    for (const auto& named : configs) {
+      INFO(named.first, " ", image.width, "x", image.height);
+      CHECK(resize_and_crop_by_plan(image, named.second).rgb == resize_and_crop(image, named.second).rgb);
     }
   }
   PreprocessConfig unknown;
   unknown.crop_mode = "zoom";
-  CHECK_THROWS_WITH_AS(plan_resize_and_crop(random_image(rng, 8, 8), unknown), doctest::Contains("crop_mode"), Error);
+  CHECK_THROWS_WITH_AS(plan_resize_and_crop(test::random_image(rng, 8, 8), unknown), doctest::Contains("crop_mode"), Error);
 }
 
 TEST_CASE("forward_images on the CPU engine equals preprocessing then forward") {
@@ -231,7 +220,7 @@ TEST_CASE("forward_images on the CPU engine equals preprocessing then forward") 
   options.threads = 2;
   auto engine = create_engine(model, options);
   std::mt19937 rng(11);
-  const std::vector<ImageU8> images = {random_image(rng, 1, 1), random_image(rng, 97, 40), random_image(rng, 64, 64)};
+  const std::vector<ImageU8> images = {test::random_image(rng, 1, 1), test::random_image(rng, 97, 40), test::random_image(rng, 64, 64)};
   std::vector<const ImageU8*> pointers;
   for (const ImageU8& image : images) pointers.push_back(&image);
 
