@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # distrvit-gui --script switches the attention backend, then G, while a video plays, in one process:
 # every segment classifies frames with its own configuration, predictions and reported latency change,
-# the UI keeps drawing (more UI frames than classified frames), and the engine is never rebuilt.
+# the UI keeps drawing (more UI frames than classified frames everywhere, at least twice as many in the slowest
+# segment), and the engine is never rebuilt.
 set -uo pipefail
 source "$(dirname "$0")/../gui/lib.sh"
 gui_test_setup gui_script "$bin/distrvit-gui" Xvfb ffmpeg python3
@@ -33,8 +34,15 @@ for s, want in zip(segments, expected):
         problems.append(f"{s['step']}: {s['frames']} of {s['frames_wanted']} frames")
     if s["ran"] != [want]:
         problems.append(f"segment for {want}: engine reported {s['ran']}")
-    if s["ui_frames"] < 2 * s["frames"]:
-        problems.append(f"{want}: only {s['ui_frames']} UI frames for {s['frames']} classified (UI waits on inference?)")
+    if s["ui_frames"] <= s["frames"] or s["longest_ui_frame_ms"] > 2000:
+        problems.append(f"{want}: {s['ui_frames']} UI frames for {s['frames']} classified, longest gap "
+                        f"{s['longest_ui_frame_ms']:.0f} ms (UI waits on inference?)")
+# Where inference is slowest, a UI that does not wait on it draws many frames per classified one (a fast
+# segment on a loaded machine may classify about as fast as llvmpipe draws).
+slowest = max(segments, key=lambda s: s["mean_forward_ms"]) if segments else None
+if slowest and slowest["ui_frames"] < 2 * slowest["frames"]:
+    problems.append(f"{slowest['ran']}: only {slowest['ui_frames']} UI frames for {slowest['frames']} classified at "
+                    f"{slowest['mean_forward_ms']:.0f} ms a forward (UI waits on inference?)")
 def mean_probability(s):
     return sum(t["probability"] for t in s["top1"]) / max(1, len(s["top1"]))
 for a, b in zip(segments, segments[1:]):
