@@ -40,110 +40,29 @@
 #include "distrvit/attention.h"
 #include "distrvit/error.h"
 
+#include "gpu_test_util.h"
+
 namespace {
 
+using distrvit::test::base_seed;
+using distrvit::test::decode;
+using distrvit::test::DeviceBuffer;
+using distrvit::test::dtype_name;
+using distrvit::test::encode;
+using distrvit::test::max_tokens;
+using distrvit::test::parallel_for;
+using distrvit::test::round_to;
 using distrvit::cuda::DataType;
 
 enum class GpuKernel { Exact, Cudnn, Naive };
 
-const char* dtype_name(DataType t) { return t == DataType::F32 ? "f32" : t == DataType::F16 ? "f16" : "bf16"; }
-
-float round_to(DataType t, float x) {
-  switch (t) {
-    case DataType::F16: return __half2float(__float2half_rn(x));
-    case DataType::BF16: return __bfloat162float(__float2bfloat16_rn(x));
-    case DataType::F32: return x;
-  }
-  return x;
-}
-
 // Absolute tolerance against the fp32 CPU reference.
 double tolerance(DataType t) { return t == DataType::F32 ? 1e-4 : t == DataType::F16 ? 2e-3 : 2e-2; }
-
-#define CHECK_CUDA_OK(expr)                                                           \
-  do {                                                                                \
-    const cudaError_t err_ = (expr);                                                  \
-    if (err_ != cudaSuccess) FAIL(#expr << ": " << cudaGetErrorString(err_));         \
-  } while (0)
-
-// Host floats <-> device bytes of `t`.
-std::vector<uint8_t> encode(const std::vector<float>& v, DataType t) {
-  const size_t elem = distrvit::cuda::data_type_size(t);
-  std::vector<uint8_t> out(v.size() * elem);
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (t == DataType::F32) {
-      std::memcpy(&out[i * 4], &v[i], 4);
-    } else if (t == DataType::F16) {
-      const __half h = __float2half_rn(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    } else {
-      const __nv_bfloat16 h = __float2bfloat16_rn(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    }
-  }
-  return out;
-}
-std::vector<float> decode(const std::vector<uint8_t>& bytes, DataType t) {
-  const size_t elem = distrvit::cuda::data_type_size(t);
-  std::vector<float> out(bytes.size() / elem);
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (t == DataType::F32) {
-      std::memcpy(&out[i], &bytes[i * 4], 4);
-    } else if (t == DataType::F16) {
-      __half h;
-      std::memcpy(&h, &bytes[i * 2], 2);
-      out[i] = __half2float(h);
-    } else {
-      __nv_bfloat16 h;
-      std::memcpy(&h, &bytes[i * 2], 2);
-      out[i] = __bfloat162float(h);
-    }
-  }
-  return out;
-}
-
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  explicit DeviceBuffer(size_t bytes) {
-    if (bytes && cudaMalloc(&ptr, bytes) != cudaSuccess) throw distrvit::Error("cudaMalloc failed");
-  }
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
-
-void parallel_for(int count, const std::function<void(int)>& fn) {
-  const int workers = std::max(1, std::min<int>(count, int(std::thread::hardware_concurrency())));
-  std::atomic<int> next{0};
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&] {
-      for (int i = next++; i < count; i = next++) fn(i);
-    });
-  for (auto& t : pool) t.join();
-}
 
 struct Shape {
   int B, H, N, D;
   int QK = 0;  // scores from q/k columns [0, QK) (low-rank heads); 0 = D
 };
-
-uint64_t base_seed() {
-  static const uint64_t seed = [] {
-    if (const char* env = std::getenv("DISTRVIT_TEST_SEED")) return uint64_t(std::strtoull(env, nullptr, 10));
-    const uint64_t s = (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
-    std::printf("attention tests: DISTRVIT_TEST_SEED=%llu\n", static_cast<unsigned long long>(s));
-    return s;
-  }();
-  return seed;
-}
-
-int max_tokens() {
-  const char* env = std::getenv("DISTRVIT_TEST_MAX_N");
-  return env ? std::atoi(env) : 1 << 30;
-}
 
 // qkv [B, N, 3, H, D]: N(0, 1) rounded to `t`.
 std::vector<float> random_qkv(const Shape& s, DataType t, uint64_t seed) {
