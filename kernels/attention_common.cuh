@@ -81,6 +81,34 @@ DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128, 128)
 
 }  // namespace flash
 
+// The Hopper kernel (attention_hopper.cuh): wgmma, sm_90a only. Same problems as the fused kernel (fp16/bf16,
+// head_dim 64 with q/k width 64 or 32, head_dim 128, 16-byte aligned rows), no key splits.
+namespace hopper {
+constexpr int kNumVariants = 2;
+// True when this build holds sm_90a code and the current device is compute capability 9.0.
+bool available();
+// Runs variant `variant` (-1 = automatic); false (nothing launched) when unavailable or p doesn't fit.
+bool run(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
+const char* variant_name(int variant);
+int auto_variant(const AttentionDeviceParams& p);
+
+// Defined in attention_hopper_<dtype>.cu.
+template <typename T, int kHeadDim, int kQKDim>
+void run_hopper_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream);
+template <typename T, int kHeadDim, int kQKDim>
+int pick_hopper_variant(const AttentionDeviceParams& p);
+#define DISTRVIT_DECLARE_HOPPER(T, D, QK)                                                                     \
+  extern template void run_hopper_attention<T, D, QK>(const AttentionDeviceParams&, int, cudaStream_t);     \
+  extern template int pick_hopper_variant<T, D, QK>(const AttentionDeviceParams&);
+DISTRVIT_DECLARE_HOPPER(__half, 64, 64)
+DISTRVIT_DECLARE_HOPPER(__half, 64, 32)
+DISTRVIT_DECLARE_HOPPER(__half, 128, 128)
+DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 64, 64)
+DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 64, 32)
+DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 128, 128)
+#undef DISTRVIT_DECLARE_HOPPER
+}  // namespace hopper
+
 // ---- device helpers (only for .cu files) --------------------------------------------------------
 #if defined(__CUDACC__)
 namespace ptx {

@@ -5,10 +5,13 @@
 //            Any dtype (the F32 path), any strides or alignment. Simple and slow (a warp reduction per key).
 //   fused    attention_exact.cuh (FlashAttention-2 style, mma.sync), fp16/bf16, head_dim 64 and 128,
 //            16-byte aligned rows; one translation unit per (dtype, head_dim, q/k width): attention_exact_*_d*.cu.
+//   hopper   attention_hopper.cuh (wgmma, sm_90a builds on compute capability 9.0 only), the same problems; taken
+//            first unless key splits were asked for. DISTRVIT_NO_WGMMA=1 falls back to the mma.sync kernel.
 // Both read only the first score_dim() columns of q and k (low-rank heads).
 // CPU reference: attention_exact_cpu (engine/src/attention_cpu.cpp); tested in
 // tests/gpu/test_attention_gpu.cpp ("attention: exact vs CPU reference").
 #include <cmath>
+#include <cstdlib>
 
 #include "attention_common.cuh"
 #include "cuda_check.h"
@@ -99,8 +102,6 @@ void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream
 
 namespace flash {
 
-namespace {
-
 // The fused instantiation for p's (dtype, head_dim, q/k width), called as run(variant) or pick(); false when none.
 template <typename Fn>
 bool with_fused_instantiation(const AttentionDeviceParams& p, Fn&& fn) {
@@ -115,6 +116,8 @@ bool with_fused_instantiation(const AttentionDeviceParams& p, Fn&& fn) {
                                                   : fn.template operator()<__nv_bfloat16, 128, 128>();
   return false;
 }
+
+namespace {
 
 struct RunFused {
   const AttentionDeviceParams& p;
@@ -186,6 +189,65 @@ int auto_variant(const AttentionDeviceParams& p) {
 
 }  // namespace flash
 
+namespace hopper {
+namespace {
+
+struct RunHopper {
+  const AttentionDeviceParams& p;
+  int variant;
+  cudaStream_t stream;
+  template <typename T, int D, int QK>
+  bool operator()() const {
+    run_hopper_attention<T, D, QK>(p, variant, stream);
+    return true;
+  }
+};
+
+struct PickHopper {
+  const AttentionDeviceParams& p;
+  int& picked;
+  template <typename T, int D, int QK>
+  bool operator()() const {
+    picked = pick_hopper_variant<T, D, QK>(p);
+    return true;
+  }
+};
+
+}  // namespace
+
+bool available() {
+#if defined(DISTRVIT_SM90A)
+  static const bool hopper = [] {
+    int device = 0, major = 0, minor = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    return major == 9 && minor == 0 && !std::getenv("DISTRVIT_NO_WGMMA");
+  }();
+  return hopper;
+#else
+  return false;
+#endif
+}
+
+bool run(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
+  return available() && flash::with_fused_instantiation(p, RunHopper{p, variant, stream});
+}
+
+int auto_variant(const AttentionDeviceParams& p) {
+  int picked = -1;
+  if (available()) flash::with_fused_instantiation(p, PickHopper{p, picked});
+  return picked;
+}
+
+const char* variant_name(int variant) {
+  // Keep in sync with Variants<D, QK> in attention_hopper.cuh.
+  static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys", "2 warpgroups x 64 rows, 128 keys"};
+  return variant >= 0 && variant < kNumVariants ? names[variant] : "?";
+}
+
+}  // namespace hopper
+
 int exact_score_width(int head_dim, int nonzero_columns) {
   return head_dim == 64 && nonzero_columns <= 32 ? 32 : head_dim;
 }
@@ -201,6 +263,7 @@ void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream, void* 
   flash::SplitKv split;
   if (splits > 1 && workspace && workspace_bytes >= flash::split_workspace_bytes(p, splits))
     split = flash::split_workspace(p, splits, workspace);
+  if (split.splits == 1 && hopper::run(p, -1, stream)) return;
   if (flash::run_fused(p, -1, stream, split)) return;
   attention_exact_generic(p, stream);
 }

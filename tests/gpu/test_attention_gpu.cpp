@@ -1,7 +1,8 @@
 // GPU attention kernels against the CPU references: one table over kernel x dtype x N x head_dim x (B, H).
 //
 // "exact" also runs every fixed configuration of the fused kernel (flash::run_fused, variants 0..3), key splits
-// forced on two of them, and attention_exact with the workspace for the key splits it picks itself ("ws").
+// forced on two of them, every configuration of the Hopper wgmma kernel where the build and device have it
+// (hopper::run, "h0", "h1"), and attention_exact with the workspace for the key splits it picks itself ("ws").
 // For every row of the table: fresh random q/k/v in the fused layout [B, N, 3, H, D] (N(0, 1), rounded to
 // the dtype), the output poisoned with 0xFF bytes (NaN in every dtype) before the run, then
 //   1. every output element written and finite;
@@ -228,6 +229,12 @@ std::vector<std::pair<std::string, GpuCall>> gpu_calls(GpuKernel kernel, const C
                                if (!dc::flash::run_fused(p, v, nullptr, split)) throw distrvit::Error("fused kernel declined");
                                if (cudaDeviceSynchronize() != cudaSuccess) throw distrvit::Error("split: sync failed");
                              });
+      // The Hopper (wgmma) kernel's configurations, where this build and device have it.
+      if (dc::hopper::available())
+        for (int v = 0; v < dc::hopper::kNumVariants; ++v)
+          calls.emplace_back("h" + std::to_string(v), [v](const dc::AttentionDeviceParams& p) {
+            if (!dc::hopper::run(p, v, nullptr)) throw distrvit::Error("Hopper kernel declined");
+          });
       calls.emplace_back("ws", [](const dc::AttentionDeviceParams& p) {
         const size_t bytes = dc::exact_workspace_bytes(p);
         DeviceBuffer workspace(bytes);

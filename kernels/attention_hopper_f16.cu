@@ -1,0 +1,12 @@
+// Instantiations of the Hopper exact-attention kernel (attention_hopper.cuh) for f16: head_dim 64 (q/k width 64
+// and 32) and 128.
+#include "attention_hopper.cuh"
+
+namespace distrvit::cuda::hopper {
+template void run_hopper_attention<__half, 64, 64>(const AttentionDeviceParams&, int, cudaStream_t);
+template void run_hopper_attention<__half, 64, 32>(const AttentionDeviceParams&, int, cudaStream_t);
+template void run_hopper_attention<__half, 128, 128>(const AttentionDeviceParams&, int, cudaStream_t);
+template int pick_hopper_variant<__half, 64, 64>(const AttentionDeviceParams&);
+template int pick_hopper_variant<__half, 64, 32>(const AttentionDeviceParams&);
+template int pick_hopper_variant<__half, 128, 128>(const AttentionDeviceParams&);
+}  // namespace distrvit::cuda::hopper
