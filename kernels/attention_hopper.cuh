@@ -64,7 +64,6 @@ __device__ __forceinline__ void load_tile_sw128(uint32_t tile, const T* g, int64
   }
 }
 
-
 // The 64 query rows of one warpgroup: accumulators, softmax statistics, and the steps of a key tile.
 template <typename T, typename Cfg>
 struct Rows {
