@@ -186,7 +186,8 @@ int main(int argc, char** argv) {
           distr_names.push_back(name);
           bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
           if (G == groups.front()) {
-            for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128})
+            for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128, distr::Path::kHopper0,
+                                     distr::Path::kHopper1})
               bench(name + " " + distr::path_name(path),
                     [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
             // The grouping prologue alone.

@@ -107,6 +107,26 @@ DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 64, 64)
 DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 64, 32)
 DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 128, 128)
 #undef DISTRVIT_DECLARE_HOPPER
+
+// DistrAttention's forward on wgmma (attention_distr_hopper.cuh), after the grouping prologue (attention_distr.cu):
+// perm [B*H, nblocks, D] uint8 and Q~ [B*H, N, fused width] of p.dtype; block_len (the effective l) a multiple of
+// 64 or >= N; variant 0 or 1 (attention_distr_hopper.cuh). Defined in attention_distr_hopper_<dtype>.cu for
+// head_dim 64 / 128 and G 2 / 4 / 8.
+template <typename T, int kHeadDim, int kGroup>
+void run_distr_attention(const AttentionDeviceParams& p, const uint8_t* perm, const void* q_fused, int block_len,
+                         int nblocks, int variant, cudaStream_t stream);
+#define DISTRVIT_DECLARE_HOPPER_DISTR(T, D)                                                                  \
+  extern template void run_distr_attention<T, D, 2>(const AttentionDeviceParams&, const uint8_t*, const void*, \
+                                                    int, int, int, cudaStream_t);                            \
+  extern template void run_distr_attention<T, D, 4>(const AttentionDeviceParams&, const uint8_t*, const void*, \
+                                                    int, int, int, cudaStream_t);                            \
+  extern template void run_distr_attention<T, D, 8>(const AttentionDeviceParams&, const uint8_t*, const void*, \
+                                                    int, int, int, cudaStream_t);
+DISTRVIT_DECLARE_HOPPER_DISTR(__half, 64)
+DISTRVIT_DECLARE_HOPPER_DISTR(__half, 128)
+DISTRVIT_DECLARE_HOPPER_DISTR(__nv_bfloat16, 64)
+DISTRVIT_DECLARE_HOPPER_DISTR(__nv_bfloat16, 128)
+#undef DISTRVIT_DECLARE_HOPPER_DISTR
 }  // namespace hopper
 
 // ---- device helpers (only for .cu files) --------------------------------------------------------
@@ -175,6 +195,21 @@ template <>
 __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
   __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<uint32_t*>(&h);
+}
+
+// Two packed 16-bit values added lane-wise (HADD2 / HADD2.BF16), round to nearest.
+template <typename T>
+__device__ __forceinline__ uint32_t add2(uint32_t a, uint32_t b);
+template <>
+__device__ __forceinline__ uint32_t add2<__half>(uint32_t a, uint32_t b) {
+  const __half2 s = __hadd2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&s);
+}
+template <>
+__device__ __forceinline__ uint32_t add2<__nv_bfloat16>(uint32_t a, uint32_t b) {
+  const __nv_bfloat162 s =
+      __hadd2(*reinterpret_cast<const __nv_bfloat162*>(&a), *reinterpret_cast<const __nv_bfloat162*>(&b));
+  return *reinterpret_cast<const uint32_t*>(&s);
 }
 
 // 2^x on the special-function unit (ex2.approx: ~2 ulp; ex2(-inf) = +0).

@@ -29,6 +29,9 @@
 //    BM = 128 (D 64: 4 warps x 32 rows; D 128: 8 warps x 16 rows) or 64 (4 warps x 16 rows), picked from
 //    the padding waste and the last wave's occupancy.
 //
+// 3. On Hopper (sm_90a builds, compute capability 9.0), where every 64 query rows lie in one l-block, the forward
+//    runs on wgmma instead (attention_distr_hopper.cuh, distr::Path::kHopper): same prologue, same K~ build.
+//
 // G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
 // fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
 // asked for explicitly, which the tests use). F32 or other head dims or unaligned rows: a generic kernel
@@ -214,21 +217,6 @@ __device__ __forceinline__ void load_tile_async(T* smem, const T* g, int64_t row
   }
 }
 
-// Two packed 16-bit values added lane-wise (HADD2 / HADD2.BF16), round to nearest.
-template <typename T>
-__device__ __forceinline__ uint32_t add2(uint32_t a, uint32_t b);
-template <>
-__device__ __forceinline__ uint32_t add2<__half>(uint32_t a, uint32_t b) {
-  const __half2 s = __hadd2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b));
-  return *reinterpret_cast<const uint32_t*>(&s);
-}
-template <>
-__device__ __forceinline__ uint32_t add2<__nv_bfloat16>(uint32_t a, uint32_t b) {
-  const __nv_bfloat162 s =
-      __hadd2(*reinterpret_cast<const __nv_bfloat162*>(&a), *reinterpret_cast<const __nv_bfloat162*>(&b));
-  return *reinterpret_cast<const uint32_t*>(&s);
-}
-
 template <typename T, typename Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     distr_fwd_kernel(const AttentionDeviceParams p, const T* __restrict__ q_fused, const uint8_t* __restrict__ perm,
@@ -315,7 +303,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
           const uint16_t* k16 = reinterpret_cast<const uint16_t*>(krow);
           const uint32_t first = uint32_t(k16[src_col[0][0]]) | (uint32_t(k16[src_col[1][0]]) << 16);
           const uint32_t second = uint32_t(k16[src_col[0][1]]) | (uint32_t(k16[src_col[1][1]]) << 16);
-          *reinterpret_cast<uint32_t*>(sKt + r * PE + 2 * jp) = add2<T>(first, second);
+          *reinterpret_cast<uint32_t*>(sKt + r * PE + 2 * jp) = ptx::add2<T>(first, second);
           continue;
         }
         float s0 = 0.0f, s1 = 0.0f;
@@ -656,10 +644,29 @@ void run_fused_d(const AttentionDeviceParams& p, const DistrParams& distr, Path 
   fail("attention_distr", "fused kernel needs G in {{1, 2, 4, 8}}, got {}", distr.group);
 }
 
+bool is_hopper(Path path) { return path == Path::kHopper || path == Path::kHopper0 || path == Path::kHopper1; }
+
 bool fused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
   const int g = distr.group;
   return p.dtype != DataType::F32 && (p.head_dim == 64 || p.head_dim == 128) &&
          (g == 1 || g == 2 || g == 4 || g == 8) && attention_rows_16b_aligned(p);
+}
+
+// The Hopper kernel's variant per head_dim (measured: BENCHMARKS.md "## DistrAttention on wgmma").
+constexpr int kHopperVariantD64 = 1, kHopperVariantD128 = 0;
+
+template <typename T, int D>
+void run_hopper_d(const AttentionDeviceParams& p, const DistrParams& distr, Path path, const uint8_t* perm,
+                  const T* q_fused, cudaStream_t stream) {
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  const int variant = path == Path::kHopper0 ? 0 : path == Path::kHopper1 ? 1
+                                                 : (D == 64 ? kHopperVariantD64 : kHopperVariantD128);
+  switch (distr.group) {
+    case 2: return hopper::run_distr_attention<T, D, 2>(p, perm, q_fused, l, nblocks, variant, stream);
+    case 4: return hopper::run_distr_attention<T, D, 4>(p, perm, q_fused, l, nblocks, variant, stream);
+    case 8: return hopper::run_distr_attention<T, D, 8>(p, perm, q_fused, l, nblocks, variant, stream);
+  }
+  fail("attention_distr", "Hopper kernel needs G in {{2, 4, 8}}, got {}", distr.group);
 }
 
 template <typename T>
@@ -685,6 +692,10 @@ void run_typed(const AttentionDeviceParams& p, const DistrParams& distr, const f
     return;
   }
   if constexpr (!std::is_same_v<T, float>) {
+    if (is_hopper(path)) {
+      if (p.head_dim == 64) return run_hopper_d<T, 64>(p, distr, path, perm, q_fused, stream);
+      return run_hopper_d<T, 128>(p, distr, path, perm, q_fused, stream);
+    }
     if (p.head_dim == 64) return run_fused_d<T, 64>(p, distr, path, perm, q_fused, stream);
     return run_fused_d<T, 128>(p, distr, path, perm, q_fused, stream);
   }
@@ -708,12 +719,23 @@ const char* path_name(Path path) {
     case Path::kFused64: return "fused64";
     case Path::kFused128: return "fused128";
     case Path::kGeneric: return "generic";
+    case Path::kHopper: return "hopper";
+    case Path::kHopper0: return "hopper0";
+    case Path::kHopper1: return "hopper1";
   }
   return "?";
 }
 
+bool hopper_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
+  const int g = distr.group;
+  const int l = effective_block(p, distr);
+  return hopper::available() && fused_fits(p, distr) && (g == 2 || g == 4 || g == 8) &&
+         (l % 64 == 0 || num_blocks(p.tokens, distr.block) == 1);
+}
+
 Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (distr.group == 1) return Path::kAuto;  // attention_exact
+  if (hopper_fits(p, distr)) return Path::kHopper;
   return fused_fits(p, distr) ? Path::kAuto : Path::kGeneric;
 }
 
@@ -736,7 +758,11 @@ void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* 
   if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
   if (path == Path::kAuto) {
     if (distr.group == 1) return attention_exact(p, stream);
-    if (!fused_fits(p, distr)) path = Path::kGeneric;
+    if (hopper_fits(p, distr)) path = Path::kHopper;
+    else if (!fused_fits(p, distr)) path = Path::kGeneric;
+  } else if (is_hopper(path) && !hopper_fits(p, distr)) {
+    fail("attention_distr", "hopper path needs an sm_90a build on compute capability 9.0, fp16/bf16, head_dim "
+                            "64/128, G in {{2,4,8}}, 16-byte rows and l a multiple of 64 (or l >= N)");
   } else if (path != Path::kGeneric && !fused_fits(p, distr)) {
     fail("attention_distr", "{} path needs fp16/bf16, head_dim 64/128, G in {{1,2,4,8}} and 16-byte rows",
          path_name(path));

@@ -27,10 +27,16 @@ void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, cons
 
 // Execution paths of attention_distr (all compute the same thing):
 //   kAuto     what attention_distr() does: G = 1 -> attention_exact (the grouping only permutes columns);
-//             fp16/bf16, head_dim 64/128, 16-byte rows -> fused tensor-core kernel; else kGeneric.
+//             where hopper_fits -> kHopper; fp16/bf16, head_dim 64/128, 16-byte rows -> fused tensor-core
+//             kernel; else kGeneric.
 //   kFused64  fused kernel with 64-row Q tiles;  kFused128  with 128-row Q tiles (both also for G = 1);
-//   kGeneric  one warp per query row, fp32 (any dtype incl. F32, head_dim <= 256, any strides).
-enum class Path { kAuto = 0, kFused64 = 1, kFused128 = 2, kGeneric = 3 };
+//   kGeneric  one warp per query row, fp32 (any dtype incl. F32, head_dim <= 256, any strides);
+//   kHopper   the wgmma kernel (attention_distr_hopper.cuh), its variant for this head_dim;
+//   kHopper0 / kHopper1  its variants: registers uncapped / capped at 128 for two blocks per SM.
+enum class Path { kAuto = 0, kFused64 = 1, kFused128 = 2, kGeneric = 3, kHopper = 4, kHopper0 = 5, kHopper1 = 6 };
+// True when kHopper can run p: an sm_90a build on compute capability 9.0, what the fused kernel needs, G 2 / 4 / 8,
+// and every 64 query rows inside one l-block (the effective l a multiple of 64, or one block for all rows).
+bool hopper_fits(const AttentionDeviceParams& p, const DistrParams& distr);
 const char* path_name(Path path);
 // Throws Error when the path can't run this problem (e.g. kFused* on F32).
 void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
