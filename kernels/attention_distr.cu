@@ -652,7 +652,7 @@ bool fused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
          (g == 1 || g == 2 || g == 4 || g == 8) && attention_rows_16b_aligned(p);
 }
 
-// The Hopper kernel's variant per head_dim (measured: BENCHMARKS.md "## DistrAttention on wgmma").
+// The Hopper kernel's variant per head_dim (measured: BENCHMARKS.md "### DistrAttention on wgmma").
 constexpr int kHopperVariantD64 = 1, kHopperVariantD128 = 0;
 
 template <typename T, int D>

@@ -48,8 +48,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   const int N = bp.N;
   const T* gqf = q_fused + int64_t(bh_offset + blockIdx.y) * N * EP;  // [N][EP]
 
+  auto load_k = [&](int t, int stage) {  // key tile t, all D columns, into K stage `stage`
+    load_tile_sw128<BN, D, NT>(sK + stage * Tiles::kKBytes, bp.k, bp.token_stride, t * BN, N, tid);
+  };
   load_tile_sw128<BM, EP, NT>(sQ, gqf, EP, bp.q_row0, N, tid);
-  load_tile_sw128<BN, D, NT>(sK, bp.k, bp.token_stride, 0, N, tid);
+  load_k(0, 0);
   ptx::cp_async_commit();
 
   // This warpgroup's grouping: its l-block's permutation; thread t owns K~ columns 2 jp, 2 jp + 1.
@@ -109,54 +112,10 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 
   Rows<T, Cfg> rows;
   rows.init();
-  const uint32_t q_rows = sQ + wg * 64 * wgmma::kSwizzleRowBytes;
-  auto tile_step = [&](const int j, auto first, auto last) {
-    constexpr bool kFirst = decltype(first)::value, kLast = decltype(last)::value;
-    ptx::cp_async_wait<0>();  // K_j and V_{j-1} (and Q~) have landed for this thread ...
-    wgmma::fence_proxy_async();
-    __syncthreads();  // ... and for all; every warpgroup is done with K_{j-1}, its K~ and V_{j-2}
-    if constexpr (!kLast)
-      load_tile_sw128<BN, D, NT>(sK + ((j + 1) & 1) * Tiles::kKBytes, bp.k, bp.token_stride, (j + 1) * BN, N, tid);
-    load_tile_sw128<BN, D, NT>(sV + (j & 1) * Cfg::kVBytes, bp.v, bp.token_stride, j * BN, N, tid);
-    ptx::cp_async_commit();
-    build_kt(sK + (j & 1) * Tiles::kKBytes);
-
-    wgmma::fence();
-    rows.issue_s(q_rows, kt_tile);
-    if constexpr (!kFirst) {
-      rows.issue_pv(sV + ((j - 1) & 1) * Cfg::kVBytes);
-      wgmma::wait_group<1>();
-    } else {
-      wgmma::wait_group<0>();
-    }
-    wgmma::keep(rows.s);
-    if constexpr (kLast) rows.mask_keys(j * BN, lane, N);
-    float corr[2];
-    rows.softmax(scale_log2, corr);
-    if constexpr (!kFirst) {
-      wgmma::wait_group<0>();
-      rows.pv_landed();
-      rows.rescale_o(corr);
-    }
-    rows.pack_p();
-  };
-  using True = std::true_type;
-  using False = std::false_type;
-  if (bp.n_tiles == 1) {
-    tile_step(0, True{}, True{});
-  } else {
-    tile_step(0, True{}, False{});
-    for (int j = 1; j < bp.n_tiles - 1; ++j) tile_step(j, False{}, False{});
-    tile_step(bp.n_tiles - 1, False{}, True{});
-  }
-
-  ptx::cp_async_wait<0>();
-  wgmma::fence_proxy_async();
-  __syncthreads();
-  wgmma::fence();
-  rows.issue_pv(sV + ((bp.n_tiles - 1) & 1) * Cfg::kVBytes);
-  wgmma::wait_group<0>();
-  rows.pv_landed();
+  run_key_tiles(rows, bp, sQ + wg * 64 * wgmma::kSwizzleRowBytes, sV, tid, scale_log2, load_k, [&](int stage) {
+    build_kt(sK + stage * Tiles::kKBytes);
+    return kt_tile;
+  });
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");  // the warpgroup's S products are all done
   rows.store(smem_raw + (sQ - raw), wg, warp_in_wg, lane, bp.out, bp.out_token_stride, bp.q_row0, N);
 #else

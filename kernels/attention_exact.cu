@@ -242,7 +242,8 @@ int auto_variant(const AttentionDeviceParams& p) {
 
 const char* variant_name(int variant) {
   // Keep in sync with Variants<D, QK> in attention_hopper.cuh.
-  static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys", "2 warpgroups x 64 rows, 128 keys"};
+  static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys",
+                                                  "2 warpgroups x 64 rows, 128 keys"};
   return variant >= 0 && variant < kNumVariants ? names[variant] : "?";
 }
 

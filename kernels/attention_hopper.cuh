@@ -214,42 +214,29 @@ __device__ __forceinline__ uint32_t align_1024(uint32_t smem_addr) {
   return (smem_addr + wgmma::kSwizzleAtomBytes - 1) & ~uint32_t(wgmma::kSwizzleAtomBytes - 1);
 }
 
-// Lockstep feeding: all threads copy, one __syncthreads per key tile.
-template <typename T, typename Cfg>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
-    hopper_flash_kernel(const AttentionDeviceParams p, const int bh_offset, const float scale_log2) {
-#if defined(DISTRVIT_HAS_WGMMA)
-  constexpr int D = Cfg::kHeadDim, DQK = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, NT = Cfg::kThreads;
-  extern __shared__ unsigned char smem_raw[];
-  const uint32_t raw = ptx::smem_addr(smem_raw);
-  const uint32_t sQ = align_1024(raw);          // [kVSub][BM][128 B]
-  const uint32_t sK = sQ + Cfg::kQBytes;        // [2][kQKSub][BN][128 B]
-  const uint32_t sV = sK + 2 * Cfg::kKBytes;    // [2][kVSub][BN][128 B]
-  const int tid = threadIdx.x, lane = tid % 32, wg = tid / 128, warp_in_wg = (tid % 128) / 32;
-  const BlockProblem<T> bp(p, bh_offset, BM, BN);
-  const int N = bp.N;
-
-  load_tile_sw128<BM, DQK, NT>(sQ, bp.q, bp.token_stride, bp.q_row0, N, tid);
-  load_tile_sw128<BN, DQK, NT>(sK, bp.k, bp.token_stride, 0, N, tid);
-  ptx::cp_async_commit();
-  Rows<T, Cfg> rows;
-  rows.init();
-  const uint32_t q_rows = sQ + wg * 64 * wgmma::kSwizzleRowBytes;
-
-  // kFirst: no P V to issue yet; kLast: keys past N are masked (branch-free: a branch between a wgmma and its
-  // wait makes ptxas serialize them).
+// The key-tile loop of the lockstep kernels (exact and DistrAttention), after the caller has committed the copies of
+// Q and of key tile 0's K part: per tile j one __syncthreads (K_j and V_{j-1} landed, tile j - 1's buffers free),
+// the copies of K_{j+1} (load_k(t, stage)) and V_j, S_j = Q K_j^T with the K operand at k_operand(stage) (the K
+// stage itself, or a K~ built from it), P_{j-1} V_{j-1}, the softmax; then the last P V. Masking in the last tile
+// only, without branches: a branch between a wgmma and its wait makes ptxas serialize them.
+template <typename T, typename Cfg, typename LoadK, typename KOperand>
+__device__ __forceinline__ void run_key_tiles(Rows<T, Cfg>& rows, const BlockProblem<T>& bp, uint32_t q_rows,
+                                              uint32_t sV, int tid, float scale_log2, const LoadK& load_k,
+                                              const KOperand& k_operand) {
+  constexpr int D = Cfg::kHeadDim, BN = Cfg::kBlockN, NT = Cfg::kThreads;
+  const int N = bp.N, lane = tid % 32;
   auto tile_step = [&](const int j, auto first, auto last) {
     constexpr bool kFirst = decltype(first)::value, kLast = decltype(last)::value;
     ptx::cp_async_wait<0>();  // K_j and V_{j-1} (and Q) have landed for this thread ...
     wgmma::fence_proxy_async();
     __syncthreads();  // ... and for all; every warpgroup is done with K_{j-1} and V_{j-2}
-    if constexpr (!kLast)
-      load_tile_sw128<BN, DQK, NT>(sK + ((j + 1) & 1) * Cfg::kKBytes, bp.k, bp.token_stride, (j + 1) * BN, N, tid);
+    if constexpr (!kLast) load_k(j + 1, (j + 1) & 1);
     load_tile_sw128<BN, D, NT>(sV + (j & 1) * Cfg::kVBytes, bp.v, bp.token_stride, j * BN, N, tid);
     ptx::cp_async_commit();
+    const uint32_t k_tile = k_operand(j & 1);
 
     wgmma::fence();
-    rows.issue_s(q_rows, sK + (j & 1) * Cfg::kKBytes);
+    rows.issue_s(q_rows, k_tile);
     if constexpr (!kFirst) {
       rows.issue_pv(sV + ((j - 1) & 1) * Cfg::kVBytes);
       wgmma::wait_group<1>();  // S_j is done; P_{j-1} V_{j-1} may still run
@@ -285,6 +272,33 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   rows.issue_pv(sV + ((bp.n_tiles - 1) & 1) * Cfg::kVBytes);
   wgmma::wait_group<0>();
   rows.pv_landed();
+}
+
+// Lockstep feeding: all threads copy, one __syncthreads per key tile.
+template <typename T, typename Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
+    hopper_flash_kernel(const AttentionDeviceParams p, const int bh_offset, const float scale_log2) {
+#if defined(DISTRVIT_HAS_WGMMA)
+  constexpr int D = Cfg::kHeadDim, DQK = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, NT = Cfg::kThreads;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t raw = ptx::smem_addr(smem_raw);
+  const uint32_t sQ = align_1024(raw);          // [kVSub][BM][128 B]
+  const uint32_t sK = sQ + Cfg::kQBytes;        // [2][kQKSub][BN][128 B]
+  const uint32_t sV = sK + 2 * Cfg::kKBytes;    // [2][kVSub][BN][128 B]
+  const int tid = threadIdx.x, lane = tid % 32, wg = tid / 128, warp_in_wg = (tid % 128) / 32;
+  const BlockProblem<T> bp(p, bh_offset, BM, BN);
+  const int N = bp.N;
+
+  auto load_k = [&](int t, int stage) {  // key tile t's first DQK columns into K stage `stage`
+    load_tile_sw128<BN, DQK, NT>(sK + stage * Cfg::kKBytes, bp.k, bp.token_stride, t * BN, N, tid);
+  };
+  load_tile_sw128<BM, DQK, NT>(sQ, bp.q, bp.token_stride, bp.q_row0, N, tid);
+  load_k(0, 0);
+  ptx::cp_async_commit();
+  Rows<T, Cfg> rows;
+  rows.init();
+  run_key_tiles(rows, bp, sQ + wg * 64 * wgmma::kSwizzleRowBytes, sV, tid, scale_log2, load_k,
+                [&](int stage) { return sK + stage * Cfg::kKBytes; });
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");  // the warpgroup's S products are all done
   rows.store(smem_raw + (sQ - raw), wg, warp_in_wg, lane, bp.out, bp.out_token_stride, bp.q_row0, N);
 #else
