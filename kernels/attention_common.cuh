@@ -227,6 +227,90 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+// ---- key-tile steps of the mma.sync kernels (exact and DistrAttention): S [MT m16 tiles][N/8 n8 tiles][4], O
+// [MT][D/8][4] in the m16n8 C layout; a row lives on the 4 lanes of a quad.
+
+// Keys at or past N get -inf (the tile starts at key `tile_key0`).
+template <int MT, int kNTiles>
+__device__ __forceinline__ void mask_tail_keys(float (&s)[MT][kNTiles][4], int tile_key0, int lane, int N) {
+  const int key0 = tile_key0 + 2 * (lane & 3);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (key0 + nt * 8 + (e & 1) >= N) s[mt][nt][e] = -INFINITY;
+}
+
+// Online softmax of one key tile: S becomes exp2((s - max) scale log2 e), the row max and lane-partial row sums
+// move on, O is rescaled by the change of the max. Every tile holds a valid key, so the max is finite; the first
+// correction is exp2(-inf) = 0.
+template <int MT, int kNTiles, int kDTiles>
+__device__ __forceinline__ void online_softmax_tile(float (&s)[MT][kNTiles][4], float (&row_max)[MT][2],
+                                                    float (&row_sum)[MT][2], float (&acc_o)[MT][kDTiles][4],
+                                                    float scale_log2) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = row_max[mt][r];
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float corr = ptx::exp2_approx((row_max[mt][r] - mx) * scale_log2);
+      row_max[mt][r] = mx;
+      const float mx_scaled = mx * scale_log2;
+      float sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float pe = ptx::exp2_approx(fmaf(s[mt][nt][2 * r + e], scale_log2, -mx_scaled));
+          s[mt][nt][2 * r + e] = pe;
+          sum += pe;
+        }
+      }
+      row_sum[mt][r] = row_sum[mt][r] * corr + sum;  // lane-partial; reduced over the quad at the end
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        acc_o[mt][dt][2 * r] *= corr;
+        acc_o[mt][dt][2 * r + 1] *= corr;
+      }
+    }
+  }
+}
+
+// O += P V for one key tile: P straight from the S accumulators (C layout == A layout pairwise), V [keys][pitch]
+// in shared memory via ldmatrix.trans.
+template <typename T, int MT, int kNTiles, int kDTiles>
+__device__ __forceinline__ void accumulate_pv(float (&acc_o)[MT][kDTiles][4], const float (&s)[MT][kNTiles][4],
+                                              const T* sV, int pitch, int lane) {
+  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;
+#pragma unroll
+  for (int kk = 0; kk < kNTiles / 2; ++kk) {
+    uint32_t a[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      a[mt][0] = ptx::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+      a[mt][1] = ptx::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+      a[mt][2] = ptx::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+      a[mt][3] = ptx::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+    }
+#pragma unroll
+    for (int db = 0; db < kDTiles / 2; ++db) {
+      uint32_t vb[4];  // d-tile 2db: vb[0], vb[1]; d-tile 2db+1: vb[2], vb[3]
+      ptx::ldmatrix_x4_trans(vb, ptx::smem_addr(sV + (kk * 16 + a_row) * pitch + db * 16 + a_col));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        ptx::mma_16816<T>(acc_o[mt][2 * db], a[mt], vb[0], vb[1]);
+        ptx::mma_16816<T>(acc_o[mt][2 * db + 1], a[mt], vb[2], vb[3]);
+      }
+    }
+  }
+}
+
 // Epilogue shared by the fused attention kernels (exact and DistrAttention): O / l with the row sums reduced over
 // each quad of lanes, staged as T in this warp's own rows of `staging` ([rows][pitch] in shared memory, nobody
 // else reads them), then 16-byte coalesced stores of the rows first_row + r < row_limit into `out`

@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   ptx::cp_async_commit();
 
   // Per-lane ldmatrix row/column offsets (see attention_common.cuh for the fragment layouts).
-  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;   // Q (A) and V (B, trans)
+  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;   // Q (A)
   const int k_row = (lane & 7) + (lane >> 4) * 8, k_col = ((lane >> 3) & 1) * 8;   // K (B, non-trans)
   const int warp_row0 = warp * 16 * MT;
 
@@ -183,74 +183,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
       }
     }
 
-    // Keys past N exist only in the last tile.
-    if (j == n_blocks - 1 && N % BN != 0) {
-      const int key0 = j * BN + 2 * (lane & 3);
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (key0 + nt * 8 + (e & 1) >= N) s[mt][nt][e] = -INFINITY;
-    }
-
-    // Online softmax. Each row lives on the 4 lanes of a quad: reduce with two xor-shuffles.
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = row_max[mt][r];
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        // Every tile holds a valid key, so mx is finite here; the first correction is exp2(-inf) = 0.
-        const float corr = ptx::exp2_approx((row_max[mt][r] - mx) * scale_log2);
-        row_max[mt][r] = mx;
-        const float mx_scaled = mx * scale_log2;
-        float sum = 0.0f;
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float pe = ptx::exp2_approx(fmaf(s[mt][nt][2 * r + e], scale_log2, -mx_scaled));
-            s[mt][nt][2 * r + e] = pe;
-            sum += pe;
-          }
-        }
-        row_sum[mt][r] = row_sum[mt][r] * corr + sum;  // lane-partial; reduced over the quad at the end
-#pragma unroll
-        for (int dt = 0; dt < kDTiles; ++dt) {
-          acc_o[mt][dt][2 * r] *= corr;
-          acc_o[mt][dt][2 * r + 1] *= corr;
-        }
-      }
-    }
-
-    // O += P V: P straight from the S accumulators (C layout == A layout pairwise), V via ldmatrix.trans.
-    const T* sVs = sV + stage * Cfg::kSmemKV;
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t a[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        a[mt][0] = ptx::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-        a[mt][1] = ptx::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        a[mt][2] = ptx::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-        a[mt][3] = ptx::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-      }
-#pragma unroll
-      for (int db = 0; db < D / 16; ++db) {
-        uint32_t vb[4];  // d-tile 2db: vb[0], vb[1]; d-tile 2db+1: vb[2], vb[3]
-        ptx::ldmatrix_x4_trans(vb, ptx::smem_addr(sVs + (kk * 16 + a_row) * P + db * 16 + a_col));
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          ptx::mma_16816<T>(acc_o[mt][2 * db], a[mt], vb[0], vb[1]);
-          ptx::mma_16816<T>(acc_o[mt][2 * db + 1], a[mt], vb[2], vb[3]);
-        }
-      }
-    }
+    if (j == n_blocks - 1 && N % BN != 0) mask_tail_keys(s, j * BN, lane, N);  // keys past N: last tile only
+    online_softmax_tile(s, row_max, row_sum, acc_o, scale_log2);
+    accumulate_pv<T>(acc_o, s, sV + stage * Cfg::kSmemKV, P, lane);
     __syncthreads();  // stage `stage` is refilled by the next iteration's prefetch
   }
 
