@@ -48,8 +48,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   const int N = bp.N;
   const T* gqf = q_fused + int64_t(bh_offset + blockIdx.y) * N * EP;  // [N][EP]
 
-  auto load_k = [&](int t, int stage) {  // key tile t, all D columns, into K stage `stage`
-    load_tile_sw128<BN, D, NT>(sK + stage * Tiles::kKBytes, bp.k, bp.token_stride, t * BN, N, tid);
+  auto load_k = [&](int tile, int stage) {  // key tile `tile`, all D columns, into K stage `stage`
+    load_tile_sw128<BN, D, NT>(sK + stage * Tiles::kKBytes, bp.k, bp.token_stride, tile * BN, N, tid);
   };
   load_tile_sw128<BM, EP, NT>(sQ, gqf, EP, bp.q_row0, N, tid);
   load_k(0, 0);

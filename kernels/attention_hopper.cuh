@@ -289,8 +289,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   const BlockProblem<T> bp(p, bh_offset, BM, BN);
   const int N = bp.N;
 
-  auto load_k = [&](int t, int stage) {  // key tile t's first DQK columns into K stage `stage`
-    load_tile_sw128<BN, DQK, NT>(sK + stage * Cfg::kKBytes, bp.k, bp.token_stride, t * BN, N, tid);
+  auto load_k = [&](int tile, int stage) {  // key tile `tile`'s first DQK columns into K stage `stage`
+    load_tile_sw128<BN, DQK, NT>(sK + stage * Cfg::kKBytes, bp.k, bp.token_stride, tile * BN, N, tid);
   };
   load_tile_sw128<BM, DQK, NT>(sQ, bp.q, bp.token_stride, bp.q_row0, N, tid);
   load_k(0, 0);
