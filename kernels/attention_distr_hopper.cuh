@@ -16,7 +16,7 @@
 
 namespace distrvit::cuda::hopper {
 
-template <typename T, typename Cfg, int kGroup>
+template <typename Cfg, int kGroup>
 struct DistrTiles {
   static constexpr int D = Cfg::kHeadDim, EP = Cfg::kQKDim, BN = Cfg::kBlockN, G = kGroup, E = D / G;
   static constexpr uint32_t kKBytes = Cfg::kVBytes;                          // a K stage: all D columns
@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     hopper_distr_kernel(const AttentionDeviceParams p, const T* __restrict__ q_fused, const uint8_t* __restrict__ perm,
                         const int block_len, const int nblocks, const int bh_offset, const float scale_log2) {
 #if defined(DISTRVIT_HAS_WGMMA)
-  using Tiles = DistrTiles<T, Cfg, kGroup>;
+  using Tiles = DistrTiles<Cfg, kGroup>;
   constexpr int D = Cfg::kHeadDim, EP = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, NT = Cfg::kThreads;
   constexpr int G = kGroup, E = Tiles::E;
   extern __shared__ unsigned char smem_raw[];
@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 template <typename T, typename Cfg, int kGroup>
 void launch_distr(const AttentionDeviceParams& p, const uint8_t* perm, const void* q_fused, int block_len,
                   int nblocks, cudaStream_t stream) {
-  using Tiles = DistrTiles<T, Cfg, kGroup>;
+  using Tiles = DistrTiles<Cfg, kGroup>;
   constexpr auto kernel = hopper_distr_kernel<T, Cfg, kGroup>;
   static const bool smem_limit_set = [] {
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Tiles::kSmemBytes)));
