@@ -81,10 +81,10 @@ DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128, 128)
 
 }  // namespace flash
 
-// The Hopper kernel (attention_hopper.cuh): wgmma, sm_90a only. Same problems as the fused kernel (fp16/bf16,
+// The Hopper kernels (attention_hopper_variants.cuh): wgmma, sm_90a only. Same problems as the fused kernel (fp16/bf16,
 // head_dim 64 with q/k width 64 or 32, head_dim 128, 16-byte aligned rows), no key splits.
 namespace hopper {
-constexpr int kNumVariants = 2;
+constexpr int kNumVariants = 4;
 // True when this build holds sm_90a code and the current device is compute capability 9.0.
 bool available();
 // Runs variant `variant` (-1 = automatic); false (nothing launched) when unavailable or p doesn't fit.
@@ -115,18 +115,27 @@ DISTRVIT_DECLARE_HOPPER(__nv_bfloat16, 128, 128)
 template <typename T, int kHeadDim, int kGroup>
 void run_distr_attention(const AttentionDeviceParams& p, const uint8_t* perm, const void* q_fused, int block_len,
                          int nblocks, int variant, cudaStream_t stream);
-#define DISTRVIT_DECLARE_HOPPER_DISTR(T, D)                                                                  \
-  extern template void run_distr_attention<T, D, 2>(const AttentionDeviceParams&, const uint8_t*, const void*, \
-                                                    int, int, int, cudaStream_t);                            \
-  extern template void run_distr_attention<T, D, 4>(const AttentionDeviceParams&, const uint8_t*, const void*, \
-                                                    int, int, int, cudaStream_t);                            \
-  extern template void run_distr_attention<T, D, 8>(const AttentionDeviceParams&, const uint8_t*, const void*, \
-                                                    int, int, int, cudaStream_t);
+// The prefused path: the TMA exact kernel (attention_hopper_tma.cuh) on Q~ [B*H, N, 64] and K~ [B*H, nblocks, N, 64]
+// (attention_distr.cuh, kFusedPitch) with p's v; block_len a multiple of 128 or >= N. False (nothing launched) where
+// v can't be tensor-mapped.
+template <typename T, int kHeadDim, int kGroup>
+bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, const void* k_fused, int block_len,
+                        int nblocks, cudaStream_t stream);
+#define DISTRVIT_DECLARE_HOPPER_DISTR_G(T, D, G)                                                                   \
+  extern template void run_distr_attention<T, D, G>(const AttentionDeviceParams&, const uint8_t*, const void*, int, \
+                                                    int, int, cudaStream_t);                                       \
+  extern template bool run_distr_prefused<T, D, G>(const AttentionDeviceParams&, const void*, const void*, int, int, \
+                                                   cudaStream_t);
+#define DISTRVIT_DECLARE_HOPPER_DISTR(T, D) \
+  DISTRVIT_DECLARE_HOPPER_DISTR_G(T, D, 2)  \
+  DISTRVIT_DECLARE_HOPPER_DISTR_G(T, D, 4)  \
+  DISTRVIT_DECLARE_HOPPER_DISTR_G(T, D, 8)
 DISTRVIT_DECLARE_HOPPER_DISTR(__half, 64)
 DISTRVIT_DECLARE_HOPPER_DISTR(__half, 128)
 DISTRVIT_DECLARE_HOPPER_DISTR(__nv_bfloat16, 64)
 DISTRVIT_DECLARE_HOPPER_DISTR(__nv_bfloat16, 128)
 #undef DISTRVIT_DECLARE_HOPPER_DISTR
+#undef DISTRVIT_DECLARE_HOPPER_DISTR_G
 }  // namespace hopper
 
 // ---- device helpers (only for .cu files) --------------------------------------------------------

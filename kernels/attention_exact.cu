@@ -241,9 +241,9 @@ int auto_variant(const AttentionDeviceParams& p) {
 }
 
 const char* variant_name(int variant) {
-  // Keep in sync with Variants<D, QK> in attention_hopper.cuh.
-  static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys",
-                                                  "2 warpgroups x 64 rows, 128 keys"};
+  // Keep in sync with Variants<D, QK> in attention_hopper_variants.cuh.
+  static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys", "2 warpgroups x 64 rows, 128 keys",
+                                                  "TMA, ping-pong, 64 keys", "TMA + producer warp, ping-pong"};
   return variant >= 0 && variant < kNumVariants ? names[variant] : "?";
 }
 

@@ -122,24 +122,36 @@ struct Rows {
   __device__ __forceinline__ void softmax(float scale_log2, float (&corr)[2]) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float mx = row_max[r];
+      // 128-key tiles: four partial maxima and sums (shorter dependency chains; with 64 keys they cost registers).
+      constexpr int kParts = BN >= 128 ? 4 : 1;
+      float part[kParts];
 #pragma unroll
-      for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+      for (int k = 0; k < kParts; ++k) part[k] = k == 0 ? row_max[r] : -INFINITY;
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i)
+        part[i % kParts] = fmaxf(part[i % kParts], fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+      float mx = part[0];
+#pragma unroll
+      for (int k = 1; k < kParts; ++k) mx = fmaxf(mx, part[k]);
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       corr[r] = ptx::exp2_approx((row_max[r] - mx) * scale_log2);  // every tile has a valid key: mx is finite
       row_max[r] = mx;
       const float mx_scaled = mx * scale_log2;
-      float sum = 0.0f;
+      float sum[kParts];
+#pragma unroll
+      for (int k = 0; k < kParts; ++k) sum[k] = 0.0f;
 #pragma unroll
       for (int i = 0; i < BN / 8; ++i)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const float pe = ptx::exp2_approx(fmaf(s[4 * i + 2 * r + e], scale_log2, -mx_scaled));
           s[4 * i + 2 * r + e] = pe;
-          sum += pe;
+          sum[(2 * i + e) % kParts] += pe;
         }
-      row_sum[r] = row_sum[r] * corr[r] + sum;
+#pragma unroll
+      for (int k = 1; k < kParts; ++k) sum[0] += sum[k];
+      row_sum[r] = row_sum[r] * corr[r] + sum[0];
     }
   }
 
@@ -279,7 +291,7 @@ template <typename T, typename Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
     hopper_flash_kernel(const AttentionDeviceParams p, const int bh_offset, const float scale_log2) {
 #if defined(DISTRVIT_HAS_WGMMA)
-  constexpr int D = Cfg::kHeadDim, DQK = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, NT = Cfg::kThreads;
+  constexpr int DQK = Cfg::kQKDim, BM = Cfg::kBlockM, BN = Cfg::kBlockN, NT = Cfg::kThreads;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t raw = ptx::smem_addr(smem_raw);
   const uint32_t sQ = align_1024(raw);          // [kVSub][BM][128 B]
@@ -322,31 +334,6 @@ void launch(const AttentionDeviceParams& p, cudaStream_t stream) {
     kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2);
     CUDA_CHECK_LAUNCH();
   }
-}
-
-// Variant -> configuration per (head_dim, q/k width); names in attention_exact.cu (hopper::variant_name).
-// Config<D, QK, warpgroups, keys per tile, min blocks per SM>. Measured on an H100 and dropped (BENCHMARKS.md):
-// 3 warpgroups; 1 warpgroup with 128-key tiles; two blocks per SM forced at d = 128 (spills: 1.3x slower); a
-// quarter or half of the exp2s on the FMA units as a polynomial (5-15 % slower); a producer warpgroup feeding 2-4
-// stages through cp.async + mbarriers with setmaxnreg (5-25 % slower: ptxas still capped the consumers).
-template <int kHeadDim, int kQKDim>
-struct Variants {
-  using V0 = Config<kHeadDim, kQKDim, 2, 64>;   // 128 rows, 64-key tiles: 128 registers at d = 64, 2 blocks/SM
-  using V1 = Config<kHeadDim, kQKDim, 2, 128>;  // 128 rows, 128-key tiles: 1 block/SM, 3-20 % slower
-  static int pick(const AttentionDeviceParams&) { return 0; }
-};
-
-template <typename T, int kHeadDim, int kQKDim>
-void run_hopper_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
-  using Vs = Variants<kHeadDim, kQKDim>;
-  switch (variant < 0 ? Vs::pick(p) : variant) {
-    case 1: return launch<T, typename Vs::V1>(p, stream);
-    default: return launch<T, typename Vs::V0>(p, stream);
-  }
-}
-template <typename T, int kHeadDim, int kQKDim>
-int pick_hopper_variant(const AttentionDeviceParams& p) {
-  return Variants<kHeadDim, kQKDim>::pick(p);
 }
 
 }  // namespace distrvit::cuda::hopper

@@ -1,6 +1,6 @@
-// Instantiations of the Hopper exact-attention kernel (attention_hopper.cuh) for bf16: head_dim 64 (q/k width 64
+// Instantiations of the Hopper exact-attention kernels (attention_hopper_variants.cuh) for bf16: head_dim 64 (q/k width 64
 // and 32) and 128.
-#include "attention_hopper.cuh"
+#include "attention_hopper_variants.cuh"
 
 namespace distrvit::cuda::hopper {
 template void run_hopper_attention<__nv_bfloat16, 64, 64>(const AttentionDeviceParams&, int, cudaStream_t);
