@@ -1,5 +1,5 @@
-// DistrAttention kernel benchmark: attention_distr (G = 2, l = 64 and l = 128, mean, P = 16) against our
-// exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
+// DistrAttention kernel benchmark: attention_distr (G = 2, l = 64, 128 and N (one block), mean, P = 16) against
+// our exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
 //
 //   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
 //
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       std::vector<float*> projections;
       std::vector<std::string> distr_names;
       for (int G : groups) {
-        for (int l : {64, 128}) {
+        for (int l : {64, 128, s.N}) {
           distrvit::DistrParams d;
           d.block = l;
           d.group = G;
@@ -182,12 +182,12 @@ int main(int argc, char** argv) {
           CUDA_CHECK(cudaMalloc(&dr, r.size() * sizeof(float)));
           CUDA_CHECK(cudaMemcpy(dr, r.data(), r.size() * sizeof(float), cudaMemcpyHostToDevice));
           projections.push_back(dr);
-          const std::string name = "distr G" + std::to_string(G) + " l" + std::to_string(l);
+          const std::string name = "distr G" + std::to_string(G) + " l" + (l == s.N ? "N" : std::to_string(l));
           distr_names.push_back(name);
           bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
           if (G == groups.front()) {
             for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128, distr::Path::kHopper0,
-                                     distr::Path::kHopper1})
+                                     distr::Path::kHopper1, distr::Path::kPrefused})
               bench(name + " " + distr::path_name(path),
                     [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
             // The grouping prologue alone.
@@ -230,19 +230,22 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.2fx", t[b] / t[a]);
         return std::string(buf);
       };
-      const std::string d64 = distr_names.size() > 0 ? distr_names[0] : "", d128 = distr_names.size() > 1 ? distr_names[1] : "";
-      char line[512];
-      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |", shape_name, cell("exact").c_str(),
-                    cell("cudnn").c_str(), cell(d64).c_str(), cell(d128).c_str(), cell(d64 + " group").c_str(),
-                    ratio(d128, "exact").c_str(), ratio(d128, "cudnn").c_str(), ratio(d64, "exact").c_str());
+      const std::string d64 = distr_names.size() > 0 ? distr_names[0] : "";
+      const std::string d128 = distr_names.size() > 1 ? distr_names[1] : "";
+      const std::string dN = distr_names.size() > 2 ? distr_names[2] : "";
+      char line[640];
+      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |", shape_name,
+                    cell("exact").c_str(), cell("cudnn").c_str(), cell(d64).c_str(), cell(d128).c_str(),
+                    cell(dN).c_str(), cell(d64 + " group").c_str(), ratio(d128, "exact").c_str(),
+                    ratio(d128, "cudnn").c_str(), ratio(dN, "exact").c_str(), ratio(dN, "cudnn").c_str());
       summary.push_back(line);
       CUDA_CHECK(cudaFree(qkv));
       CUDA_CHECK(cudaFree(out));
       CUDA_CHECK(cudaFree(out_ref));
     }
     std::printf("\nms / effective TFLOP/s (%s, %s, G=%d, mean, P=16)\n"
-                "| B x H x N x d | exact (ours) | cuDNN | distr l=64 | distr l=128 | grouping alone (l=64) "
-                "| l=128 vs exact | l=128 vs cuDNN | l=64 vs exact |\n|---|---|---|---|---|---|---|---|---|\n",
+                "| B x H x N x d | exact (ours) | cuDNN | distr l=64 | distr l=128 | distr l=N | grouping alone (l=64) "
+                "| l=128 vs exact / cuDNN | l=N vs exact / cuDNN |\n|---|---|---|---|---|---|---|---|---|\n",
                 prop.name, dtype_arg.c_str(), groups.front());
     for (const auto& l : summary) std::printf("%s\n", l.c_str());
   } catch (const std::exception& e) {

@@ -4,13 +4,18 @@
 //
 // Two kernels per call (plus a workspace of perm + Q~, grow-only, one per (device, stream)):
 //
-// 1. distr_group_kernel, one thread block per (Q block of l rows, b, h): the SimHash dots of the D columns
-//    x P bits, accumulated in fp32 in ascending row order with separate multiply and add roundings
-//    (__fmul_rn / __fadd_rn: no FMA contraction, like the CPU reference built without FMA), from the
-//    fp16/bf16 inputs converted to float; rows stream through shared memory 32 at a time; codes -> inverse
-//    Gray keys -> stable argsort by rank counting (rank = #smaller keys + #equal keys at smaller index);
-//    then Q~ (mean: sum in group order / G; sample: first member) written as [B*H, N, EP] in the input
-//    dtype, EP = E = D/G rounded up to 16 with zero columns. The permutation goes to [B*H, nblocks, D] uint8.
+// 1. distr_group_kernel, one thread block per (Q block of l rows, b, h), ceil(D/2) * ceil(P/8) threads (past
+//    128: 128 threads with up to 4 items each): the SimHash dots of the D columns x P bits, accumulated in fp32 in
+//    ascending row order with separate multiply and add roundings (__fmul_rn / __fadd_rn: no FMA contraction, like
+//    the CPU reference built without FMA), from the fp16/bf16 inputs converted to float. Rows stream through 4 smem
+//    slots of up to 32 rows (cp.async 16-byte pieces of the Q rows and of R's rows, 3 chunks in flight while one is
+//    hashed; scalar copies where rows or R are not 16-byte aligned); each thread owns 2 adjacent columns x 8 bits
+//    (16 independent sums; one 4-byte Q load and two 16-byte R loads per row). Codes -> inverse Gray keys -> stable
+//    argsort by rank counting over the packed (key, column) values. Then Q~ (mean: sum in group order / G; sample:
+//    first member) as [B*H, N, EP] in the input dtype, EP = E = D/G rounded up to 16 with zero columns, from the Q
+//    rows still in smem (blocks of up to 4 chunks, e.g. l <= 128 at D = 64 / 128 in 16 bits) or streamed through
+//    the slots again; for G 1/2/4/8 each thread keeps the smem offsets of its (at most 16) source elements in
+//    registers and writes up to 16 bytes of a Q~ row per step. The permutation goes to [B*H, nblocks, D] uint8.
 //
 // 2. distr_fwd_kernel (fp16/bf16, D 64/128): FlashAttention-2 structure (mma.sync m16n8k16, fp32
 //    accumulation, online softmax with exp2, cp.async double buffering of K/V) with two differences:
@@ -31,6 +36,13 @@
 //
 // 3. On Hopper (sm_90a builds, compute capability 9.0), where every 64 query rows lie in one l-block, the forward
 //    runs on wgmma instead (attention_distr_hopper.cuh, distr::Path::kHopper): same prologue, same K~ build.
+//
+// 4. Prefused (distr::Path::kPrefused; Hopper, few l-blocks: one, or two whose 128-row tiles don't straddle them;
+//    automatic from N = 2048 on):
+//    the prologue writes Q~ with rows of kFusedPitch = 64 columns and attention_distr_kfused.cu writes the K~ of
+//    every block to global memory once [B*H, nblocks, N, 64]; the forward is then the TMA-fed exact kernel
+//    (attention_hopper_tma.cuh) with q = Q~, k = K~ (its block's), v = V and a q/k width of EP: no K~ build
+//    in the key loop at all. The K~ write costs nblocks times the size of K, hence the limit on blocks.
 //
 // G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
 // fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
@@ -54,120 +66,358 @@ namespace {
 
 // ---- 1. grouping prologue --------------------------------------------------------------------------
 
-constexpr int kGroupThreads = 256;
-constexpr int kGroupChunk = 32;       // Q rows staged in smem at a time
-constexpr int kMaxHeadDim = 256;      // perm is uint8
-constexpr int kMaxItems = 8;          // (column, 4-bit slice) items per thread: 256 * 8 / 4 / 256
+constexpr int kMaxHeadDim = 256;         // perm is uint8
+constexpr int kGroupMaxThreads = 128;
+constexpr int kGroupStages = 4;          // chunk slots in smem: up to 3 chunks in flight while one is hashed
+constexpr int kGroupMaxChunk = 32;       // rows per chunk
+constexpr int kGroupChunkBytes = 12288;  // smem a chunk may take (fewer rows when records are long, at least 8)
+constexpr int kColsPerItem = 2;          // an item is 2 adjacent columns x 8 bits: 16 independent sums
+constexpr int kBitsPerItem = 8;
+// Dynamic smem past the slots: codes [D4] uint32, sort keys [D4] uint64, order [D4] uint8 (D4 = D rounded up to 4).
+constexpr int kGroupSortBytes = kMaxHeadDim * (4 + 8 + 1);
+constexpr int kGroupMaxSmem = kGroupStages * kGroupChunkBytes + kGroupSortBytes;
 
-// One thread block per (Q block, b*h). Dynamic smem: sq [kGroupChunk][D] floats.
+// What launch_group works out once per call for every thread block.
+struct GroupShape {
+  int block_len, nblocks, hash_bits, group, fused, fused_pad;
+  bool sample;
+  int chunk_rows;      // rows per chunk (<= kGroupMaxChunk)
+  int record_bytes;    // smem per row: the Q row (q_bytes, dtype T), then its R row (slices * 8 floats), padding
+  int q_bytes;         // D * sizeof(T) rounded up to 16
+  int slots_bytes;     // smem of the chunk slots; the sort arrays follow
+  int items;           // (column pair, 8-bit slice) items: ceil(D / 2) * slices
+  int q_pieces;        // 16-byte pieces of a Q row (vec_q), else 1
+  int r_pieces;        // 16-byte pieces of an R row (slices * 2)
+  int fuse_slots;      // Q~ column groups of fuse_columns<T>(G) per row
+  bool vec_q;          // Q rows start 16-byte aligned and are whole 16-byte pieces: cp.async; else scalar copies
+  bool vec_r;          // R 16-byte aligned and P % 4 == 0: cp.async; else scalar copies
+  bool vec_out;        // Q~ rows 16-byte aligned: vector stores
+};
+
+// Two adjacent elements of a smem Q row as floats (exact conversions, like to_float).
 template <typename T>
-__global__ void __launch_bounds__(kGroupThreads)
-    distr_group_kernel(const AttentionDeviceParams p, const int block_len, const int nblocks, const int hash_bits,
-                       const int group, const bool sample, const int fused, const int fused_pad,
-                       const float* __restrict__ projection, uint8_t* __restrict__ perm_out, T* __restrict__ qf_out,
-                       const int bh_offset) {
-  extern __shared__ __align__(16) float sq[];               // [kGroupChunk][D]
-  __shared__ __align__(16) float sr[kGroupChunk][kMaxHashBits];  // R rows of the chunk, bits padded to 4 with 0
-  __shared__ uint32_t codes[kMaxHeadDim];
-  __shared__ uint32_t keys[kMaxHeadDim];
-  __shared__ int order[kMaxHeadDim];
+__device__ __forceinline__ float2 load_pair(const unsigned char* p);
+template <>
+__device__ __forceinline__ float2 load_pair<float>(const unsigned char* p) {
+  return *reinterpret_cast<const float2*>(p);
+}
+template <>
+__device__ __forceinline__ float2 load_pair<__half>(const unsigned char* p) {
+  return __half22float2(*reinterpret_cast<const __half2*>(p));
+}
+template <>
+__device__ __forceinline__ float2 load_pair<__nv_bfloat16>(const unsigned char* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
 
-  const int tid = threadIdx.x;
+// Runs consume(k) for the chunks k = 0 .. nchunks-1 of a block in ascending order, chunk k in slot
+// k % kGroupStages, after load(k) has filled it (cp.async, or plain copies, made visible by the barrier); the
+// next kGroupStages - 1 chunks are in flight meanwhile. When nchunks <= kGroupStages, chunk k stays in slot k.
+// Starts with no cp.async group pending and every thread done with the slots; leaves only empty groups pending.
+template <typename Load, typename Consume>
+__device__ __forceinline__ void stream_chunks(const int nchunks, Load&& load, Consume&& consume) {
+#pragma unroll 1
+  for (int k = 0; k < kGroupStages - 1; ++k) {
+    if (k < nchunks) load(k);
+    ptx::cp_async_commit();
+  }
+  for (int k = 0; k < nchunks; ++k) {
+    ptx::cp_async_wait<kGroupStages - 2>();  // chunk k (this thread's part)
+    __syncthreads();                         // ... everyone's; and slot (k - 1) % kGroupStages is free
+    if (k + kGroupStages - 1 < nchunks) load(k + kGroupStages - 1);
+    ptx::cp_async_commit();
+    consume(k);
+  }
+}
+
+// Q~ columns a thread writes per row: 16 bytes, fewer for G 4 / 8 so that its source columns (<= 16) stay in registers.
+template <typename T>
+constexpr int fuse_columns(int group) {
+  const int vec = 16 / int(sizeof(T));
+  return group == 1 || group == 2 || group == 4 || group == 8 ? std::min(vec, 16 / group) : vec;
+}
+
+// kOut consecutive Q~ values -> dst (rounded to T like from_float; one vector store when `vec`).
+template <typename T, int kOut>
+__device__ __forceinline__ void store_fused(T* dst, const float (&v)[kOut], bool vec) {
+  if constexpr (sizeof(T) == 2 && kOut % 2 == 0) {
+    if (vec) {
+      Pack<uint32_t, kOut / 2> pack;
+#pragma unroll
+      for (int i = 0; i < kOut / 2; ++i) pack.v[i] = ptx::pack2<T>(v[2 * i], v[2 * i + 1]);
+      *reinterpret_cast<Pack<uint32_t, kOut / 2>*>(dst) = pack;
+      return;
+    }
+  } else if constexpr (sizeof(T) == 4) {
+    if (vec) {
+      Pack<float, kOut> pack;
+#pragma unroll
+      for (int i = 0; i < kOut; ++i) pack.v[i] = v[i];
+      *reinterpret_cast<Pack<float, kOut>*>(dst) = pack;
+      return;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kOut; ++i) dst[i] = from_float<T>(v[i]);
+}
+
+// Writes the block's Q~ rows [rows][fused_pad] at qf, reading the Q rows from the smem slots: where the hash pass
+// left them all (resident), else streaming them through the slots again. Thread t owns Q~ columns
+// slot * kOut .. + kOut - 1 (slot = t % fuse_slots) of rows t / fuse_slots + i * row_step of every chunk.
+// kGroup > 0: G = kGroup, and the smem offsets of the slot's kOut * G source elements (from the base of the row
+// group, the same for all threads) stay in registers. kGroup == 0: any G, columns read from `order`.
+template <typename T, int kGroup, typename Load>
+__device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8_t* order, const GroupShape& s,
+                                          const int rows, const int nchunks, const bool resident, Load&& load,
+                                          T* qf) {
+  constexpr int kOut = fuse_columns<T>(kGroup > 0 ? kGroup : 3);
+  constexpr int kMembers = kGroup > 0 ? kOut * kGroup : 1;
+  const int rec = s.record_bytes;
+  const unsigned tid = threadIdx.x;
+  const int slot = int(tid % unsigned(s.fuse_slots)), sub_row = int(tid / unsigned(s.fuse_slots));
+  const int row_step = int(blockDim.x / unsigned(s.fuse_slots));
+  if (sub_row >= row_step) {  // no rows of its own, but it takes part in the barriers of streaming
+    if (!resident) stream_chunks(nchunks, load, [](int) {});
+    return;
+  }
+  uint32_t offset[kMembers];  // member m = e * G + g: column order[(slot * kOut + e) * G + g] of row sub_row
+  uint32_t live = 0;          // bit e: Q~ column slot * kOut + e < E (else it is 0)
+#pragma unroll
+  for (int e = 0; e < kOut; ++e) {
+    const int j = slot * kOut + e;
+    if (j < s.fused) live |= 1u << e;
+    if constexpr (kGroup > 0) {
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g)
+        offset[e * kGroup + g] = sub_row * rec + (j < s.fused ? int(order[j * kGroup + g]) : 0) * int(sizeof(T));
+    }
+  }
+  auto chunk = [&](int k) {
+    const unsigned char* rows_base = smem + (k % kGroupStages) * s.chunk_rows * rec;
+    const int r0 = k * s.chunk_rows, cr = min(s.chunk_rows, rows - r0);
+    T* out = qf + int64_t(r0 + sub_row) * s.fused_pad + slot * kOut;
+    for (int rb = 0; rb < cr; rb += row_step, rows_base += row_step * rec, out += row_step * s.fused_pad) {
+      if (rb + sub_row >= cr) break;
+      float v[kOut];
+      if constexpr (kGroup > 0) {
+        auto element = [&](int m) { return to_float(*reinterpret_cast<const T*>(rows_base + offset[m])); };
+        if (s.sample) {
+#pragma unroll
+          for (int e = 0; e < kOut; ++e) v[e] = element(e * kGroup);
+        } else {
+          // The reference sums 0 + x_0 + ... + x_{G-1} in group order and divides by G. Without the leading 0 the
+          // sum differs only where every x_g is -0 (-0 instead of +0); fma(sum, 1/G, +0) turns that -0 into +0
+          // and is otherwise the product rounded once, = sum / G (G a power of 2).
+#pragma unroll
+          for (int e = 0; e < kOut; ++e) {
+            float sum = element(e * kGroup);
+#pragma unroll
+            for (int g = 1; g < kGroup; ++g) sum = __fadd_rn(sum, element(e * kGroup + g));
+            v[e] = __fmaf_rn(sum, 1.0f / kGroup, 0.0f);
+          }
+        }
+        if (live != (1u << kOut) - 1) {
+#pragma unroll
+          for (int e = 0; e < kOut; ++e) v[e] = live >> e & 1 ? v[e] : 0.0f;
+        }
+      } else {
+        const T* q = reinterpret_cast<const T*>(rows_base + sub_row * rec);
+#pragma unroll
+        for (int e = 0; e < kOut; ++e) {
+          const int j = slot * kOut + e;
+          float value = 0.0f;
+          if (j < s.fused) {
+            const uint8_t* members = order + j * s.group;
+            if (s.sample) {
+              value = to_float(q[members[0]]);
+            } else {
+              for (int g = 0; g < s.group; ++g) value = __fadd_rn(value, to_float(q[members[g]]));
+              value = __fdiv_rn(value, float(s.group));
+            }
+          }
+          v[e] = value;
+        }
+      }
+      store_fused<T, kOut>(out, v, s.vec_out);
+    }
+  };
+  if (resident) {
+    for (int k = 0; k < nchunks; ++k) chunk(k);
+  } else {
+    stream_chunks(nchunks, load, chunk);
+  }
+}
+
+// One thread block per (Q block, b*h); blockDim.x = ceil(items / kItems) rounded up to a warp (<= 128), at least
+// q_pieces and fuse_slots. Dynamic smem: min(kGroupStages, chunks of l) slots of [chunk_rows][record_bytes], then
+// the sort arrays.
+template <typename T, int kItems>
+__global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
+    distr_group_kernel(const AttentionDeviceParams p, const GroupShape s, const float* __restrict__ projection,
+                       uint8_t* __restrict__ perm_out, T* __restrict__ qf_out, const int bh_offset) {
+  extern __shared__ __align__(16) unsigned char smem[];  // [slot][chunk_rows][record_bytes], sort arrays
+  const int D = p.head_dim, N = p.tokens, P = s.hash_bits;
+  const int d4 = (D + 3) / 4 * 4;  // sort keys padded to a multiple of 4 with the largest value
+  uint32_t* codes = reinterpret_cast<uint32_t*>(smem + s.slots_bytes);  // [d4]
+  uint64_t* sort_keys = reinterpret_cast<uint64_t*>(codes + d4);        // [d4] (key << 8 | c): uint32 when P <= 23
+  uint8_t* order = reinterpret_cast<uint8_t*>(sort_keys + d4);          // [d4]
+
+  const unsigned tid = threadIdx.x, nthreads = blockDim.x;
   const int blk = blockIdx.x, bh = bh_offset + blockIdx.y;
-  const int b = bh / p.heads, h = bh % p.heads;
-  const int D = p.head_dim, N = p.tokens;
-  const int start = blk * block_len, rows = min(block_len, N - start);
+  const int b = bh / p.heads, h = bh - b * p.heads;
+  const int start = blk * s.block_len, rows = min(s.block_len, N - start);
   const int64_t ts = p.qkv_token_stride;
   const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
                 int64_t(start) * ts;  // [rows][D] at stride ts
-  const int slices = (hash_bits + 3) / 4, pitch_r = slices * 4;
-  const int items = D * slices;  // item i: column i % D, bits 4 * (i / D) .. +3
+  const int rec = s.record_bytes, chunk_rows = s.chunk_rows;
+  const int nchunks = (rows + chunk_rows - 1) / chunk_rows;
+  const bool resident = nchunks <= kGroupStages;
 
-  for (int c = tid; c < D; c += kGroupThreads) codes[c] = 0;
-  float acc[kMaxItems][4];
-#pragma unroll
-  for (int it = 0; it < kMaxItems; ++it)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) acc[it][e] = 0.0f;
-
-  for (int r0 = 0; r0 < rows; r0 += kGroupChunk) {
-    const int cr = min(kGroupChunk, rows - r0);
-    __syncthreads();  // previous chunk consumed
-    for (int i = tid; i < cr * D; i += kGroupThreads) {
-      const int r = i / D, c = i % D;
-      sq[r * D + c] = to_float(gq[int64_t(r0 + r) * ts + c]);
-    }
-    for (int i = tid; i < cr * pitch_r; i += kGroupThreads) {
-      const int r = i / pitch_r, bit = i % pitch_r;
-      sr[r][bit] = bit < hash_bits ? projection[(r0 + r) * hash_bits + bit] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int it = 0; it < kMaxItems; ++it) {
-      const int i = tid + it * kGroupThreads;
-      if (i >= items) break;
-      const int c = i % D, s = i / D;
-      float a0 = acc[it][0], a1 = acc[it][1], a2 = acc[it][2], a3 = acc[it][3];
-      for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
-        const float q = sq[r * D + c];
-        const float4 rv = *reinterpret_cast<const float4*>(&sr[r][4 * s]);
-        a0 = __fadd_rn(a0, __fmul_rn(q, rv.x));
-        a1 = __fadd_rn(a1, __fmul_rn(q, rv.y));
-        a2 = __fadd_rn(a2, __fmul_rn(q, rv.z));
-        a3 = __fadd_rn(a3, __fmul_rn(q, rv.w));
+  // Copy assignments, fixed per thread: 16-byte piece (tid % pieces) of rows tid / pieces + i * (threads / pieces)
+  // (threads past a multiple of `pieces` copy nothing).
+  constexpr int kElems16 = 16 / int(sizeof(T));
+  const int q_rstep = int(nthreads / unsigned(s.q_pieces)), r_rstep = int(nthreads / unsigned(s.r_pieces));
+  const int q_row0 = int(tid / unsigned(s.q_pieces)), q_piece = int(tid) - q_row0 * s.q_pieces;
+  const int r_row0 = int(tid / unsigned(s.r_pieces)), r_piece = int(tid) - r_row0 * s.r_pieces;
+  const bool r_valid = r_piece * 4 < P;  // bits past P (whole 16-byte pieces, P % 4 == 0) are zero-filled
+  // Rows [k * chunk_rows, + cr) of the block -> slot k % kGroupStages; R rows too when with_r.
+  auto load = [&](int k, bool with_r) {
+    unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
+    const int r0 = k * chunk_rows, cr = min(chunk_rows, rows - r0);
+    if (s.vec_q) {
+      if (q_row0 < q_rstep) {
+        const T* src = gq + int64_t(r0 + q_row0) * ts + q_piece * kElems16;
+        uint32_t dst = ptx::smem_addr(slot + q_row0 * rec + q_piece * 16);
+        for (int r = q_row0; r < cr; r += q_rstep, src += q_rstep * ts, dst += q_rstep * rec)
+          ptx::cp_async_16(dst, src, true);
       }
-      acc[it][0] = a0, acc[it][1] = a1, acc[it][2] = a2, acc[it][3] = a3;
+    } else {
+      for (int i = tid; i < cr * D; i += nthreads) {
+        const int r = i / D, c = i - r * D;
+        reinterpret_cast<T*>(slot + r * rec)[c] = gq[int64_t(r0 + r) * ts + c];
+      }
     }
+    if (!with_r) return;
+    if (s.vec_r) {
+      if (r_row0 < r_rstep) {
+        const float* src = projection + int64_t(r0 + r_row0) * P + r_piece * 4;
+        uint32_t dst = ptx::smem_addr(slot + r_row0 * rec + s.q_bytes + r_piece * 16);
+        for (int r = r_row0; r < cr; r += r_rstep, src += r_rstep * P, dst += r_rstep * rec)
+          ptx::cp_async_16(dst, r_valid ? src : projection, r_valid);
+      }
+    } else {
+      const int r_floats = s.r_pieces * 4;
+      for (int i = tid; i < cr * r_floats; i += nthreads) {
+        const int r = i / r_floats, c = i - r * r_floats;
+        reinterpret_cast<float*>(slot + r * rec + s.q_bytes)[c] =
+            c < P ? projection[int64_t(r0 + r) * P + c] : 0.0f;
+      }
+    }
+  };
+
+  for (int c = tid; c < D; c += nthreads) codes[c] = 0;
+
+  // Hash pass. Item i = tid + it * threads: columns 2 * (i % pairs) + {0, 1}, bits 8 * (i / pairs) .. + 7.
+  const unsigned pairs = (D + kColsPerItem - 1) / kColsPerItem;
+  int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
+  float acc[kItems][kColsPerItem][kBitsPerItem];
+#pragma unroll
+  for (int it = 0; it < kItems; ++it) {
+    const unsigned i = tid + it * nthreads, slice = i / pairs;
+    item_q[it] = int(i - slice * pairs) * kColsPerItem * int(sizeof(T));
+    item_r[it] = s.q_bytes + int(slice) * kBitsPerItem * int(sizeof(float));
+#pragma unroll
+    for (int col = 0; col < kColsPerItem; ++col)
+#pragma unroll
+      for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = 0.0f;
   }
+  stream_chunks(
+      nchunks, [&](int k) { load(k, true); },
+      [&](int k) {
+        const unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
+        const int cr = min(chunk_rows, rows - k * chunk_rows);
+#pragma unroll
+        for (int it = 0; it < kItems; ++it) {
+          if (int(tid + it * nthreads) >= s.items) break;
+          const unsigned char* qp = slot + item_q[it];
+          const unsigned char* rp = slot + item_r[it];
+#pragma unroll 4
+          for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
+            const float2 q2 = load_pair<T>(qp + r * rec);
+            const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
+            const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
+            const float q[kColsPerItem] = {q2.x, q2.y};
+            const float rv[kBitsPerItem] = {ra.x, ra.y, ra.z, ra.w, rb.x, rb.y, rb.z, rb.w};
+#pragma unroll
+            for (int col = 0; col < kColsPerItem; ++col)
+#pragma unroll
+              for (int e = 0; e < kBitsPerItem; ++e)
+                acc[it][col][e] = __fadd_rn(acc[it][col][e], __fmul_rn(q[col], rv[e]));
+          }
+        }
+      });
+
   // Codes: bit p = dot_p > 0.
 #pragma unroll
-  for (int it = 0; it < kMaxItems; ++it) {
-    const int i = tid + it * kGroupThreads;
-    if (i >= items) break;
-    const int c = i % D, s = i / D;
-    uint32_t bits = 0;
+  for (int it = 0; it < kItems; ++it) {
+    const unsigned i = tid + it * nthreads;
+    if (int(i) >= s.items) break;
+    const int slice = int(i / pairs), c0 = (int(i) - slice * int(pairs)) * kColsPerItem, bit0 = slice * kBitsPerItem;
 #pragma unroll
-    for (int e = 0; e < 4; ++e)
-      if (4 * s + e < hash_bits && acc[it][e] > 0.0f) bits |= 1u << (4 * s + e);
-    if (bits) atomicOr(&codes[c], bits);
-  }
-  __syncthreads();
-  for (int c = tid; c < D; c += kGroupThreads) {
-    uint32_t key = codes[c];
-    for (uint32_t shift = 1; shift < 32; shift <<= 1) key ^= key >> shift;  // inverse Gray (prefix xor)
-    keys[c] = key;
-  }
-  __syncthreads();
-  // Stable argsort by ranks: pi[rank(c)] = c.
-  uint8_t* perm = perm_out + (int64_t(bh) * nblocks + blk) * D;
-  for (int c = tid; c < D; c += kGroupThreads) {
-    const uint32_t key = keys[c];
-    int rank = 0;
-    for (int j = 0; j < D; ++j) {
-      const uint32_t kj = keys[j];
-      rank += (kj < key) || (kj == key && j < c);
+    for (int col = 0; col < kColsPerItem; ++col) {
+      uint32_t bits = 0;
+#pragma unroll
+      for (int e = 0; e < kBitsPerItem; ++e)
+        if (bit0 + e < P && acc[it][col][e] > 0.0f) bits |= 1u << (bit0 + e);
+      if (bits && c0 + col < D) atomicOr(&codes[c0 + col], bits);
     }
-    order[rank] = c;
+  }
+  __syncthreads();
+  // Stable argsort: rank(c) = #columns with (key, index) below (key_c, c); pi[rank(c)] = c.
+  const bool narrow = P <= 23;  // key << 8 | c < 2^31
+  uint32_t* keys32 = reinterpret_cast<uint32_t*>(sort_keys);
+  for (int c = tid; c < d4; c += nthreads) {
+    uint32_t key = c < D ? codes[c] : 0;
+    for (uint32_t shift = 1; shift < 32; shift <<= 1) key ^= key >> shift;  // inverse Gray (prefix xor)
+    if (narrow) keys32[c] = c < D ? key << 8 | uint32_t(c) : ~0u;
+    else sort_keys[c] = c < D ? uint64_t(key) << 8 | uint64_t(c) : ~uint64_t(0);
+  }
+  __syncthreads();
+  uint8_t* perm = perm_out + (int64_t(bh) * s.nblocks + blk) * D;
+  for (int c = tid; c < D; c += nthreads) {
+    int rank = 0;
+    if (narrow) {
+      const uint32_t mine = keys32[c];  // < 2^31, so (k - mine) >> 31 = (k < mine) for the real keys
+#pragma unroll 4
+      for (int j = 0; j < d4; j += 4) {
+        const uint4 k4 = *reinterpret_cast<const uint4*>(&keys32[j]);
+        rank += int((k4.x - mine) >> 31) + int((k4.y - mine) >> 31) + int((k4.z - mine) >> 31) +
+                int((k4.w - mine) >> 31);
+      }
+      rank -= d4 - D;  // the padding keys ~0u: (~0u - mine) >> 31 = 1
+    } else {
+      const uint64_t mine = sort_keys[c];
+#pragma unroll 2
+      for (int j = 0; j < d4; j += 2) {
+        const ulonglong2 k2 = *reinterpret_cast<const ulonglong2*>(&sort_keys[j]);
+        rank += int(k2.x < mine) + int(k2.y < mine);
+      }
+    }
+    order[rank] = uint8_t(c);
     perm[rank] = uint8_t(c);
   }
   __syncthreads();
+
   // Q~ rows of this block: [rows][fused_pad], zeros past `fused`.
-  T* qf = qf_out + (int64_t(bh) * N + start) * fused_pad;
-  // (A version with 8 loads in flight per thread here and in the chunk loads above measured 25 % slower
-  // on the H100: BENCHMARKS.md.)
-  for (int i = tid; i < rows * fused_pad; i += kGroupThreads) {
-    const int r = i / fused_pad, j = i % fused_pad;
-    float value = 0.0f;
-    if (j < fused) {
-      const T* q_row = gq + int64_t(r) * ts;
-      if (sample) {
-        value = to_float(q_row[order[j * group]]);
-      } else {
-        for (int g = 0; g < group; ++g) value = __fadd_rn(value, to_float(q_row[order[j * group + g]]));
-        value = __fdiv_rn(value, float(group));
-      }
-    }
-    qf[int64_t(r) * fused_pad + j] = from_float<T>(value);
+  T* qf = qf_out + (int64_t(bh) * N + start) * s.fused_pad;
+  ptx::cp_async_wait<0>();
+  auto reload = [&](int k) { load(k, false); };
+  switch (s.group) {
+    case 1: return fuse_rows<T, 1>(smem, order, s, rows, nchunks, resident, reload, qf);
+    case 2: return fuse_rows<T, 2>(smem, order, s, rows, nchunks, resident, reload, qf);
+    case 4: return fuse_rows<T, 4>(smem, order, s, rows, nchunks, resident, reload, qf);
+    case 8: return fuse_rows<T, 8>(smem, order, s, rows, nchunks, resident, reload, qf);
+    default: return fuse_rows<T, 0>(smem, order, s, rows, nchunks, resident, reload, qf);
   }
 }
 
@@ -482,19 +732,61 @@ int effective_block(const AttentionDeviceParams& p, const DistrParams& distr) {
   return std::min(distr.block, std::max(1, p.tokens));
 }
 
+template <typename T, int kItems>
+void launch_group_kernel(const dim3 grid, const int threads, const size_t smem, cudaStream_t stream,
+                         const AttentionDeviceParams& p, const GroupShape& s, const float* projection,
+                         uint8_t* perm, T* q_fused, const int bh_offset) {
+  static const bool done = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(distr_group_kernel<T, kItems>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    kGroupMaxSmem));
+    return true;
+  }();
+  (void)done;
+  distr_group_kernel<T, kItems><<<grid, threads, smem, stream>>>(p, s, projection, perm, q_fused, bh_offset);
+  CUDA_CHECK_LAUNCH();
+}
+
+// fused_pad: the pitch of the Q~ rows (0: fused_width).
 template <typename T>
 void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
-                  T* q_fused, cudaStream_t stream) {
-  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
-  const int fused = p.head_dim / distr.group, fused_pad = fused_width(p.head_dim, distr.group);
-  const size_t smem = size_t(kGroupChunk) * p.head_dim * sizeof(float);
+                  T* q_fused, cudaStream_t stream, int fused_pad = 0) {
+  const int D = p.head_dim, P = distr.hash_bits;
+  GroupShape s;
+  s.block_len = effective_block(p, distr);
+  s.nblocks = num_blocks(p.tokens, distr.block);
+  s.hash_bits = P;
+  s.group = distr.group;
+  s.fused = D / distr.group;
+  s.fused_pad = fused_pad > 0 ? fused_pad : fused_width(D, distr.group);
+  s.sample = distr.variant == DistrVariant::Sample;
+  const int slices = (P + kBitsPerItem - 1) / kBitsPerItem;
+  s.items = (D + kColsPerItem - 1) / kColsPerItem * slices;
+  s.q_bytes = int(align_up(size_t(D) * sizeof(T), 16));
+  // Record pitch an odd multiple of 16 bytes: 8 consecutive rows start in 8 different bank quads (Q~ gathers).
+  s.record_bytes = s.q_bytes + slices * kBitsPerItem * int(sizeof(float));
+  if (s.record_bytes / 16 % 2 == 0) s.record_bytes += 16;
+  s.chunk_rows = std::clamp(kGroupChunkBytes / s.record_bytes, 8, kGroupMaxChunk);
+  const int chunks = (s.block_len + s.chunk_rows - 1) / s.chunk_rows;
+  s.slots_bytes = std::min(kGroupStages, chunks) * s.chunk_rows * s.record_bytes;
+  const auto mult16 = [](int64_t elems) { return elems * int64_t(sizeof(T)) % 16 == 0; };
+  s.vec_q = aligned_to(p.q, 16) && mult16(p.qkv_batch_stride) && mult16(p.qkv_head_stride) &&
+            mult16(p.qkv_token_stride) && mult16(D);
+  s.vec_r = P % 4 == 0 && aligned_to(projection, 16);
+  s.vec_out = aligned_to(q_fused, 16);
+  s.q_pieces = s.vec_q ? D * int(sizeof(T)) / 16 : 1;
+  s.r_pieces = slices * kBitsPerItem / 4;
+  s.fuse_slots = s.fused_pad / fuse_columns<T>(s.group);
+
+  const bool wide = s.items > kGroupMaxThreads;  // more than one item per thread
+  const int per_thread = wide ? 4 : 1;
+  const int threads =
+      int(align_up(size_t(std::max({(s.items + per_thread - 1) / per_thread, s.q_pieces, s.fuse_slots})), 32));
+  const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * (4 + 8 + 1);
   const int bh_total = p.batch * p.heads;
   for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(nblocks, std::min(65535, bh_total - bh0));
-    distr_group_kernel<T><<<grid, kGroupThreads, smem, stream>>>(p, l, nblocks, distr.hash_bits, distr.group,
-                                                                 distr.variant == DistrVariant::Sample, fused,
-                                                                 fused_pad, projection, perm, q_fused, bh0);
-    CUDA_CHECK_LAUNCH();
+    const dim3 grid(s.nblocks, std::min(65535, bh_total - bh0));
+    if (wide) launch_group_kernel<T, 4>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
+    else launch_group_kernel<T, 1>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
   }
 }
 
@@ -585,6 +877,11 @@ void run_fused_d(const AttentionDeviceParams& p, const DistrParams& distr, Path 
 
 bool is_hopper(Path path) { return path == Path::kHopper || path == Path::kHopper0 || path == Path::kHopper1; }
 
+// Prefused: at most this many l-blocks (the K~ write is nblocks times the size of K); kAuto takes it from this many
+// tokens on (below, the K~ pass costs more than the in-loop build: BENCHMARKS.md "Prefused").
+constexpr int kPrefusedMaxBlocks = 2;
+constexpr int kPrefusedAutoMinTokens = 2048;
+
 bool fused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
   const int g = distr.group;
   return p.dtype != DataType::F32 && (p.head_dim == 64 || p.head_dim == 128) &&
@@ -608,9 +905,41 @@ void run_hopper_d(const AttentionDeviceParams& p, const DistrParams& distr, Path
   fail("attention_distr", "Hopper kernel needs G in {{2, 4, 8}}, got {}", distr.group);
 }
 
+template <typename T, int D>
+void run_prefused_d(const AttentionDeviceParams& p, const DistrParams& distr, const void* q_fused,
+                    const void* k_fused, cudaStream_t stream) {
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  bool launched = false;
+  switch (distr.group) {
+    case 2: launched = hopper::run_distr_prefused<T, D, 2>(p, q_fused, k_fused, l, nblocks, stream); break;
+    case 4: launched = hopper::run_distr_prefused<T, D, 4>(p, q_fused, k_fused, l, nblocks, stream); break;
+    case 8: launched = hopper::run_distr_prefused<T, D, 8>(p, q_fused, k_fused, l, nblocks, stream); break;
+  }
+  if (!launched) fail("attention_distr", "prefused path: the v view can't be tensor-mapped");
+}
+
+// Workspace: perm, Q~ (rows of kFusedPitch), K~ of every block; then the three steps.
+template <typename T>
+void run_prefused(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
+                  cudaStream_t stream) {
+  const int nblocks = num_blocks(p.tokens, distr.block), bh_total = p.batch * p.heads;
+  const size_t perm_bytes = align_up(size_t(bh_total) * nblocks * p.head_dim, 256);
+  const size_t qf_bytes = align_up(size_t(bh_total) * p.tokens * kFusedPitch * sizeof(T), 256);
+  char* ws = static_cast<char*>(workspace(perm_bytes + qf_bytes + fused_k_bytes(p, distr), stream));
+  uint8_t* perm = reinterpret_cast<uint8_t*>(ws);
+  T* q_fused = reinterpret_cast<T*>(ws + perm_bytes);
+  void* k_fused = ws + perm_bytes + qf_bytes;
+  launch_group<T>(p, distr, projection, perm, q_fused, stream, kFusedPitch);
+  fuse_k_blocks(p, distr, perm, k_fused, stream);
+  if (p.head_dim == 64) return run_prefused_d<T, 64>(p, distr, q_fused, k_fused, stream);
+  return run_prefused_d<T, 128>(p, distr, q_fused, k_fused, stream);
+}
+
 template <typename T>
 void run_typed(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
                cudaStream_t stream) {
+  if constexpr (!std::is_same_v<T, float>)
+    if (path == Path::kPrefused) return run_prefused<T>(p, distr, projection, stream);
   const int nblocks = num_blocks(p.tokens, distr.block);
   const int fused_pad = fused_width(p.head_dim, distr.group);
   const int bh_total = p.batch * p.heads;
@@ -661,6 +990,7 @@ const char* path_name(Path path) {
     case Path::kHopper: return "hopper";
     case Path::kHopper0: return "hopper0";
     case Path::kHopper1: return "hopper1";
+    case Path::kPrefused: return "prefused";
   }
   return "?";
 }
@@ -672,8 +1002,15 @@ bool hopper_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
          (l % 64 == 0 || num_blocks(p.tokens, distr.block) == 1);
 }
 
+bool prefused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
+  const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
+  return hopper_fits(p, distr) && nblocks <= kPrefusedMaxBlocks && (nblocks == 1 || l % 128 == 0) &&
+         p.head_dim / distr.group <= kFusedPitch;
+}
+
 Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (distr.group == 1) return Path::kAuto;  // attention_exact
+  if (p.tokens >= kPrefusedAutoMinTokens && prefused_fits(p, distr)) return Path::kPrefused;
   if (hopper_fits(p, distr)) return Path::kHopper;
   return fused_fits(p, distr) ? Path::kAuto : Path::kGeneric;
 }
@@ -697,8 +1034,10 @@ void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* 
   if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
   if (path == Path::kAuto) {
     if (distr.group == 1) return attention_exact(p, stream);
-    if (hopper_fits(p, distr)) path = Path::kHopper;
-    else if (!fused_fits(p, distr)) path = Path::kGeneric;
+    path = auto_path(p, distr);  // kAuto here: the mma.sync kernel with its tile size picked per problem
+  } else if (path == Path::kPrefused && !prefused_fits(p, distr)) {
+    fail("attention_distr", "prefused path needs what the hopper path needs, at most {} l-blocks, l a multiple of "
+                            "128 (or l >= N) and head_dim / G <= {}", kPrefusedMaxBlocks, kFusedPitch);
   } else if (is_hopper(path) && !hopper_fits(p, distr)) {
     fail("attention_distr", "hopper path needs an sm_90a build on compute capability 9.0, fp16/bf16, head_dim "
                             "64/128, G in {{2,4,8}}, 16-byte rows and l a multiple of 64 (or l >= N)");

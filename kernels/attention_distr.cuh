@@ -25,18 +25,38 @@ int num_blocks(int tokens, int block);
 void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
                   void* q_fused, cudaStream_t stream);
 
+// The prefused path (kPrefused below): Q~ rows of kFusedPitch columns from group_blocks, and K~ of every l-block,
+//   k_fused [B*H, nblocks, N, kFusedPitch] of p.dtype (attention_distr_kfused.cu), zeros past the fused width.
+constexpr int kFusedPitch = 64;
+size_t fused_k_bytes(const AttentionDeviceParams& p, const DistrParams& distr);
+void fuse_k_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const uint8_t* perm, void* k_fused,
+                   cudaStream_t stream);
+
 // Execution paths of attention_distr (all compute the same thing):
 //   kAuto     what attention_distr() does: G = 1 -> attention_exact (the grouping only permutes columns);
-//             where hopper_fits -> kHopper; fp16/bf16, head_dim 64/128, 16-byte rows -> fused tensor-core
-//             kernel; else kGeneric.
+//             where prefused_fits and N >= 2048 -> kPrefused; where hopper_fits -> kHopper; fp16/bf16,
+//             head_dim 64/128, 16-byte rows -> fused tensor-core kernel; else kGeneric.
 //   kFused64  fused kernel with 64-row Q tiles;  kFused128  with 128-row Q tiles (both also for G = 1);
 //   kGeneric  one warp per query row, fp32 (any dtype incl. F32, head_dim <= 256, any strides);
 //   kHopper   the wgmma kernel (attention_distr_hopper.cuh), its variant for this head_dim;
-//   kHopper0 / kHopper1  its variants: registers uncapped / capped at 128 for two blocks per SM.
-enum class Path { kAuto = 0, kFused64 = 1, kFused128 = 2, kGeneric = 3, kHopper = 4, kHopper0 = 5, kHopper1 = 6 };
+//   kHopper0 / kHopper1  its variants: registers uncapped / capped at 128 for two blocks per SM;
+//   kPrefused the TMA exact kernel on Q~ and a K~ precomputed per l-block (attention_distr.cu, item 4).
+enum class Path {
+  kAuto = 0,
+  kFused64 = 1,
+  kFused128 = 2,
+  kGeneric = 3,
+  kHopper = 4,
+  kHopper0 = 5,
+  kHopper1 = 6,
+  kPrefused = 7
+};
 // True when kHopper can run p: an sm_90a build on compute capability 9.0, what the fused kernel needs, G 2 / 4 / 8,
 // and every 64 query rows inside one l-block (the effective l a multiple of 64, or one block for all rows).
 bool hopper_fits(const AttentionDeviceParams& p, const DistrParams& distr);
+// True when kPrefused can run p: what kHopper needs, at most two l-blocks (one, or l a multiple of 128) and
+// head_dim / G <= kFusedPitch. kAuto takes it there for N >= 2048.
+bool prefused_fits(const AttentionDeviceParams& p, const DistrParams& distr);
 const char* path_name(Path path);
 // Throws Error when the path can't run this problem (e.g. kFused* on F32).
 void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,

@@ -12,6 +12,7 @@
 // softmax of S_j while P V runs. P V is unchanged (full D).
 #pragma once
 #include "attention_hopper.cuh"
+#include "attention_hopper_variants.cuh"
 #include "dtype_util.cuh"
 
 namespace distrvit::cuda::hopper {
@@ -155,6 +156,18 @@ void run_distr_attention(const AttentionDeviceParams& p, const uint8_t* perm, co
     launch_distr<T, Config<kHeadDim, kFused, 2, 64, 2>, kGroup>(p, perm, q_fused, block_len, nblocks, stream);
   else
     launch_distr<T, Config<kHeadDim, kFused, 2, 64, 1>, kGroup>(p, perm, q_fused, block_len, nblocks, stream);
+}
+
+// The prefused path (attention_common.cuh): the exact kernel's TMA variant for this q/k width, picked as for exact
+// attention.
+template <typename T, int kHeadDim, int kGroup>
+bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, const void* k_fused, int block_len,
+                        int nblocks, cudaStream_t stream) {
+  using Vs = Variants<kHeadDim, kHeadDim / kGroup < 16 ? 16 : kHeadDim / kGroup>;
+  const T* q = static_cast<const T*>(q_fused);
+  const T* k = static_cast<const T*>(k_fused);
+  if (Vs::pick(p) == 3) return launch_tma_fused<T, typename Vs::V3>(p, q, k, block_len, nblocks, stream);
+  return launch_tma_fused<T, typename Vs::V2>(p, q, k, block_len, nblocks, stream);
 }
 
 }  // namespace distrvit::cuda::hopper

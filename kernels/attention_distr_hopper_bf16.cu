@@ -1,18 +1,18 @@
-// Instantiations of DistrAttention's Hopper kernel (attention_distr_hopper.cuh) for bf16: head_dim 64 and 128,
+// Instantiations of DistrAttention's Hopper kernels (attention_distr_hopper.cuh) for bf16: head_dim 64 and 128,
 // G 2, 4, 8.
 #include "attention_distr_hopper.cuh"
 
 namespace distrvit::cuda::hopper {
-template void run_distr_attention<__nv_bfloat16, 64, 2>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
-template void run_distr_attention<__nv_bfloat16, 64, 4>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
-template void run_distr_attention<__nv_bfloat16, 64, 8>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
-template void run_distr_attention<__nv_bfloat16, 128, 2>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
-template void run_distr_attention<__nv_bfloat16, 128, 4>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
-template void run_distr_attention<__nv_bfloat16, 128, 8>(const AttentionDeviceParams&, const uint8_t*, const void*,
-                                            int, int, int, cudaStream_t);
+#define DISTRVIT_INSTANTIATE(D, G)                                                                                 \
+  template void run_distr_attention<__nv_bfloat16, D, G>(const AttentionDeviceParams&, const uint8_t*, const void*, int, int, \
+                                              int, cudaStream_t);                                                \
+  template bool run_distr_prefused<__nv_bfloat16, D, G>(const AttentionDeviceParams&, const void*, const void*, int, int,    \
+                                             cudaStream_t);
+DISTRVIT_INSTANTIATE(64, 2)
+DISTRVIT_INSTANTIATE(64, 4)
+DISTRVIT_INSTANTIATE(64, 8)
+DISTRVIT_INSTANTIATE(128, 2)
+DISTRVIT_INSTANTIATE(128, 4)
+DISTRVIT_INSTANTIATE(128, 8)
+#undef DISTRVIT_INSTANTIATE
 }  // namespace distrvit::cuda::hopper

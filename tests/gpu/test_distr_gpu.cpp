@@ -7,9 +7,10 @@
 // sides; then
 //   1. grouping: the GPU prologue's permutation of every (b, h, block) equals distr_group_block on the float
 //      copies, bit for bit (the hash dots are summed in the same order with the same roundings);
-//   2. every path (auto, fused64, fused128, generic, and hopper where it fits): output poisoned with NaN before the run, every element
-//      written and finite, max |gpu - cpu| <= tol (fp16 2e-3 .. bf16 2e-2 like the exact kernel's test,
-//      times 2: Q~ and K~ are rounded to the dtype before the tensor cores, the CPU keeps them in fp32).
+//   2. every path (auto, fused64, fused128, generic, and hopper / prefused where they fit): output poisoned with
+//      NaN before the run, every element written and finite, max |gpu - cpu| <= tol (fp16 2e-3 .. bf16 2e-2 like
+//      the exact kernel's test, times 2: Q~ and K~ are rounded to the dtype before the tensor cores, the CPU keeps
+//      them in fp32).
 // "distr: G = 1 equals exact" checks attention_distr(G = 1) == attention_exact (the dispatch) bit for bit
 // and the fused kernels at G = 1 (which do permute) against attention_exact within the tolerance.
 // DISTRVIT_TEST_MAX_N caps N (compute-sanitizer); DISTRVIT_TEST_SEED fixes the seed.
@@ -209,6 +210,7 @@ void run_case(const Case& c) {
   std::vector<dd::Path> paths = {dd::Path::kAuto, dd::Path::kGeneric};
   if (c.t != DataType::F32) paths.insert(paths.begin() + 1, {dd::Path::kFused64, dd::Path::kFused128});
   if (dd::hopper_fits(p, c.distr)) paths.insert(paths.end(), {dd::Path::kHopper0, dd::Path::kHopper1});
+  if (dd::prefused_fits(p, c.distr)) paths.push_back(dd::Path::kPrefused);
   for (dd::Path path : paths) {
     if (path == dd::Path::kAuto && c.distr.group == 1) continue;  // = attention_exact: its own test case
     INFO(dd::path_name(path));
