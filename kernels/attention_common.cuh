@@ -9,6 +9,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "attention_cuda.h"
@@ -27,6 +28,14 @@ bool attention_rows_16b_aligned(const AttentionDeviceParams& p);
 // Exact attention by the generic (one warp per query row) kernel, whatever the dtype / alignment; the
 // fallback of attention_exact(), exposed for tests and the benchmark.
 void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream);
+
+// Kernels over the (b, h) pairs of a call put them on one grid dimension of at most 65535 blocks: launch(bh0, count)
+// for consecutive chunks of the batch * heads pairs.
+constexpr int kMaxHeadsPerGrid = 65535;
+template <typename Launch>
+void for_each_head_chunk(int bh_total, const Launch& launch) {
+  for (int bh0 = 0; bh0 < bh_total; bh0 += kMaxHeadsPerGrid) launch(bh0, std::min(kMaxHeadsPerGrid, bh_total - bh0));
+}
 
 namespace flash {
 

@@ -782,12 +782,11 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
   const int threads =
       int(align_up(size_t(std::max({(s.items + per_thread - 1) / per_thread, s.q_pieces, s.fuse_slots})), 32));
   const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * (4 + 8 + 1);
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(s.nblocks, std::min(65535, bh_total - bh0));
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    const dim3 grid(s.nblocks, heads);
     if (wide) launch_group_kernel<T, 4>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
     else launch_group_kernel<T, 1>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
-  }
+  });
 }
 
 template <typename T, typename Cfg>
@@ -808,13 +807,11 @@ void launch_fwd(const AttentionDeviceParams& p, const DistrParams& distr, const 
   const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
   const int tiles_per_block = (l + Cfg::BM - 1) / Cfg::BM;
   const float scale_log2 = p.scale * 1.4426950408889634f;
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(nblocks * tiles_per_block, std::min(65535, bh_total - bh0));
-    distr_fwd_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    distr_fwd_kernel<T, Cfg><<<dim3(nblocks * tiles_per_block, heads), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(
         p, q_fused, perm, l, nblocks, tiles_per_block, scale_log2, bh0);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 // Tile configurations: index 0 = 64-row Q tiles, 1 = 128-row Q tiles.
@@ -951,12 +948,12 @@ void run_typed(const AttentionDeviceParams& p, const DistrParams& distr, const f
   launch_group<T>(p, distr, projection, perm, q_fused, stream);
   if (path == Path::kGeneric) {
     const int fused = p.head_dim / distr.group;
-    for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-      const dim3 grid((p.tokens + kGenericWarps - 1) / kGenericWarps, std::min(65535, bh_total - bh0));
+    for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+      const dim3 grid((p.tokens + kGenericWarps - 1) / kGenericWarps, heads);
       distr_generic_kernel<T><<<grid, kGenericWarps * 32, 0, stream>>>(
           p, q_fused, perm, effective_block(p, distr), nblocks, distr.group, fused, fused_pad, bh0);
       CUDA_CHECK_LAUNCH();
-    }
+    });
     return;
   }
   if constexpr (!std::is_same_v<T, float>) {

@@ -136,13 +136,11 @@ void launch_distr(const AttentionDeviceParams& p, const uint8_t* perm, const voi
   (void)smem_limit_set;
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0));
-    kernel<<<grid, Cfg::kThreads, Tiles::kSmemBytes, stream>>>(p, static_cast<const T*>(q_fused), perm, block_len,
-                                                                nblocks, bh0, scale_log2);
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    kernel<<<dim3(m_blocks, heads), Cfg::kThreads, Tiles::kSmemBytes, stream>>>(p, static_cast<const T*>(q_fused), perm,
+                                                                              block_len, nblocks, bh0, scale_log2);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 // Runs the kernel for (D, G) with 128-row blocks of 64-key tiles; variant 1 caps registers at 128 for two blocks per

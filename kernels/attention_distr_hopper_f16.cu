@@ -3,11 +3,11 @@
 #include "attention_distr_hopper.cuh"
 
 namespace distrvit::cuda::hopper {
-#define DISTRVIT_INSTANTIATE(D, G)                                                                                 \
-  template void run_distr_attention<__half, D, G>(const AttentionDeviceParams&, const uint8_t*, const void*, int, int, \
-                                              int, cudaStream_t);                                                \
-  template bool run_distr_prefused<__half, D, G>(const AttentionDeviceParams&, const void*, const void*, int, int,    \
-                                             cudaStream_t);
+#define DISTRVIT_INSTANTIATE(D, G)                                                                           \
+  template void run_distr_attention<__half, D, G>(const AttentionDeviceParams&, const uint8_t*, const void*, \
+                                                   int, int, int, cudaStream_t);                            \
+  template bool run_distr_prefused<__half, D, G>(const AttentionDeviceParams&, const void*, const void*, int, \
+                                                  int, cudaStream_t);
 DISTRVIT_INSTANTIATE(64, 2)
 DISTRVIT_INSTANTIATE(64, 4)
 DISTRVIT_INSTANTIATE(64, 8)

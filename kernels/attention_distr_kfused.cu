@@ -64,12 +64,11 @@ void launch(const AttentionDeviceParams& p, const DistrParams& distr, const uint
   if (smem > 48 * 1024)
     CUDA_CHECK(cudaFuncSetAttribute(fuse_k_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const int rows_per_block = kWarps * kRowsPerWarp;
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid((p.tokens + rows_per_block - 1) / rows_per_block, std::min(65535, bh_total - bh0));
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    const dim3 grid((p.tokens + rows_per_block - 1) / rows_per_block, heads);
     fuse_k_kernel<T><<<grid, kWarps * 32, smem, stream>>>(p, perm, nblocks, distr.group, k_fused, bh0);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 }  // namespace

@@ -219,11 +219,11 @@ void launch_flash(const AttentionDeviceParams& p, const SplitKv& split, cudaStre
   const int tiles = (p.tokens + Cfg::kBlockN - 1) / Cfg::kBlockN;
   if (split.splits < 1 || split.splits > tiles)  // every split needs a key tile
     fail("attention_exact", "{} key splits for {} key tiles of {}", split.splits, tiles, Cfg::kBlockN);
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0), split.splits);
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    const dim3 grid(m_blocks, heads, split.splits);
     flash_fwd_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2, split);
     CUDA_CHECK_LAUNCH();
-  }
+  });
   if (split.splits > 1) combine_splits<T>(p, split, stream);
 }
 

@@ -162,6 +162,28 @@ struct Rows {
       for (int e = 0; e < 4; ++e) acc_o[4 * i + e] *= corr[e / 2];
   }
 
+  // The rest of key tile j (starting at key `tile_key0`) once its S product (and, unless kFirst, P_{j-1} V_{j-1})
+  // has been issued: S lands, the keys past N of the last tile are masked, the softmax runs while P V may still be
+  // on the tensor cores, then O is rescaled once P V has landed. No branches between a wgmma and its wait: ptxas
+  // would serialize them.
+  template <bool kFirst, bool kLast>
+  __device__ __forceinline__ void finish_tile(int tile_key0, int lane, int N, float scale_log2) {
+    if constexpr (!kFirst) {
+      wgmma::wait_group<1>();  // S_j is done; P_{j-1} V_{j-1} may still run
+    } else {
+      wgmma::wait_group<0>();
+    }
+    wgmma::keep(s);
+    if constexpr (kLast) mask_keys(tile_key0, lane, N);
+    float corr[2];
+    softmax(scale_log2, corr);
+    if constexpr (!kFirst) {
+      wgmma::wait_group<0>();
+      pv_landed();
+      rescale_o(corr);
+    }
+  }
+
   // P (the exp2s in s) -> A fragments: k-step kk covers n8 blocks 2 kk and 2 kk + 1 of S.
   __device__ __forceinline__ void pack_p() {
 #pragma unroll
@@ -226,6 +248,20 @@ __device__ __forceinline__ uint32_t align_1024(uint32_t smem_addr) {
   return (smem_addr + wgmma::kSwizzleAtomBytes - 1) & ~uint32_t(wgmma::kSwizzleAtomBytes - 1);
 }
 
+// step(j, first, last) for the key tiles j = 0 .. n_tiles - 1, first and last as std::true_type / std::false_type.
+template <typename Step>
+__device__ __forceinline__ void for_each_key_tile(int n_tiles, const Step& step) {
+  using True = std::true_type;
+  using False = std::false_type;
+  if (n_tiles == 1) {
+    step(0, True{}, True{});
+  } else {
+    step(0, True{}, False{});
+    for (int j = 1; j < n_tiles - 1; ++j) step(j, False{}, False{});
+    step(n_tiles - 1, False{}, True{});
+  }
+}
+
 // The key-tile loop of the lockstep kernels (exact and DistrAttention), after the caller has committed the copies of
 // Q and of key tile 0's K part: per tile j one __syncthreads (K_j and V_{j-1} landed, tile j - 1's buffers free),
 // the copies of K_{j+1} (load_k(t, stage)) and V_j, S_j = Q K_j^T with the K operand at k_operand(stage) (the K
@@ -249,32 +285,11 @@ __device__ __forceinline__ void run_key_tiles(Rows<T, Cfg>& rows, const BlockPro
 
     wgmma::fence();
     rows.issue_s(q_rows, k_tile);
-    if constexpr (!kFirst) {
-      rows.issue_pv(sV + ((j - 1) & 1) * Cfg::kVBytes);
-      wgmma::wait_group<1>();  // S_j is done; P_{j-1} V_{j-1} may still run
-    } else {
-      wgmma::wait_group<0>();
-    }
-    wgmma::keep(rows.s);
-    if constexpr (kLast) rows.mask_keys(j * BN, lane, N);
-    float corr[2];
-    rows.softmax(scale_log2, corr);
-    if constexpr (!kFirst) {
-      wgmma::wait_group<0>();
-      rows.pv_landed();
-      rows.rescale_o(corr);
-    }
+    if constexpr (!kFirst) rows.issue_pv(sV + ((j - 1) & 1) * Cfg::kVBytes);
+    rows.template finish_tile<kFirst, kLast>(j * BN, lane, N, scale_log2);
     rows.pack_p();
   };
-  using True = std::true_type;
-  using False = std::false_type;
-  if (bp.n_tiles == 1) {
-    tile_step(0, True{}, True{});
-  } else {
-    tile_step(0, True{}, False{});
-    for (int j = 1; j < bp.n_tiles - 1; ++j) tile_step(j, False{}, False{});
-    tile_step(bp.n_tiles - 1, False{}, True{});
-  }
+  for_each_key_tile(bp.n_tiles, tile_step);
 
   // The last P V.
   ptx::cp_async_wait<0>();
@@ -328,12 +343,10 @@ void launch(const AttentionDeviceParams& p, cudaStream_t stream) {
   (void)smem_limit_set;
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0));
-    kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2);
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    kernel<<<dim3(m_blocks, heads), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, bh0, scale_log2);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 }  // namespace distrvit::cuda::hopper

@@ -1,5 +1,5 @@
-// Instantiations of the Hopper exact-attention kernels (attention_hopper_variants.cuh) for f16: head_dim 64 (q/k width 64
-// and 32) and 128.
+// Instantiations of the Hopper exact-attention kernels (attention_hopper_variants.cuh) for f16: head_dim 64
+// (q/k width 64 and 32) and 128.
 #include "attention_hopper_variants.cuh"
 
 namespace distrvit::cuda::hopper {

@@ -125,19 +125,8 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     rows.issue_s(q_rows, k_tile(stage));
     if constexpr (!kFirst) rows.issue_pv(v_tile((j - 1) % S));
     if constexpr (Cfg::kPingPong) tma::named_arrive(kTurn0 + 1 - wg, 256);
+    rows.template finish_tile<kFirst, kLast>(j * BN, lane, N, scale_log2);
     if constexpr (!kFirst) {
-      wgmma::wait_group<1>();  // S_j is done; P_{j-1} V_{j-1} may still run
-    } else {
-      wgmma::wait_group<0>();
-    }
-    wgmma::keep(rows.s);
-    if constexpr (kLast) rows.mask_keys(j * BN, lane, N);
-    float corr[2];
-    rows.softmax(scale_log2, corr);
-    if constexpr (!kFirst) {
-      wgmma::wait_group<0>();
-      rows.pv_landed();
-      rows.rescale_o(corr);
       __syncwarp();
       if (lane == 0) tma::arrive(empty((j - 1) % S));  // this warp is done with tile j - 1
     }
@@ -147,15 +136,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     }
     rows.pack_p();
   };
-  using True = std::true_type;
-  using False = std::false_type;
-  if (n_tiles == 1) {
-    tile_step(0, True{}, True{});
-  } else {
-    tile_step(0, True{}, False{});
-    for (int j = 1; j < n_tiles - 1; ++j) tile_step(j, False{}, False{});
-    tile_step(n_tiles - 1, False{}, True{});
-  }
+  for_each_key_tile(n_tiles, tile_step);
   wgmma::fence();
   rows.issue_pv(v_tile((n_tiles - 1) % S));
   wgmma::wait_group<0>();
@@ -179,12 +160,10 @@ void launch_tma_maps(const QkvMaps& maps, const AttentionDeviceParams& p, const 
   (void)smem_limit_set;
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
-  const int bh_total = p.batch * p.heads;
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const dim3 grid(m_blocks, std::min(65535, bh_total - bh0));
-    kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(maps, p, fused, bh0, scale_log2);
+  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
+    kernel<<<dim3(m_blocks, heads), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(maps, p, fused, bh0, scale_log2);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 // Exact attention on p's views; false (nothing launched) where they can't be tensor-mapped.

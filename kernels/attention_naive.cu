@@ -110,20 +110,18 @@ void launch_naive(const AttentionDeviceParams& p, float* scores, cudaStream_t st
   const unsigned tiles_n = (N + kTile - 1) / kTile, tiles_d = (p.head_dim + kTile - 1) / kTile;
   if (tiles_n > 65535) fail("attention_naive", "N = {} too large", N);
   const dim3 block(kTile, kTile);
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const unsigned nz = std::min(65535, bh_total - bh0);
-    scores_kernel<T><<<dim3(tiles_n, tiles_n, nz), block, 0, stream>>>(p, scores, bh0);
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    scores_kernel<T><<<dim3(tiles_n, tiles_n, heads), block, 0, stream>>>(p, scores, bh0);
     CUDA_CHECK_LAUNCH();
-  }
+  });
   const int64_t rows = int64_t(bh_total) * N;
   if (rows > 0x7fffffffLL) fail("attention_naive", "too many rows ({})", rows);
   softmax_rows_kernel<<<unsigned(rows), 256, 0, stream>>>(scores, N);
   CUDA_CHECK_LAUNCH();
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const unsigned nz = std::min(65535, bh_total - bh0);
-    pv_kernel<T><<<dim3(tiles_d, tiles_n, nz), block, 0, stream>>>(p, scores, bh0);
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    pv_kernel<T><<<dim3(tiles_d, tiles_n, heads), block, 0, stream>>>(p, scores, bh0);
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 }  // namespace

@@ -71,11 +71,10 @@ void cls_attention_probs(const AttentionDeviceParams& p, float* probs, cudaStrea
   if (bh_total == 0 || p.tokens == 0) return;
   if (!probs) fail("cls_attention_probs", "null probs");
   const size_t smem = size_t(p.head_dim) * sizeof(float);
-  for (int bh0 = 0; bh0 < bh_total; bh0 += 65535) {
-    const unsigned blocks = std::min(65535, bh_total - bh0);
-    DISTRVIT_DISPATCH_DTYPE(p.dtype, T, cls_probs_kernel<T><<<blocks, kThreads, smem, stream>>>(p, probs, bh0));
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    DISTRVIT_DISPATCH_DTYPE(p.dtype, T, cls_probs_kernel<T><<<heads, kThreads, smem, stream>>>(p, probs, bh0));
     CUDA_CHECK_LAUNCH();
-  }
+  });
 }
 
 }  // namespace distrvit::cuda
