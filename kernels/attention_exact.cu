@@ -5,8 +5,9 @@
 //            Any dtype (the F32 path), any strides or alignment. Simple and slow (a warp reduction per key).
 //   fused    attention_exact.cuh (FlashAttention-2 style, mma.sync), fp16/bf16, head_dim 64 and 128,
 //            16-byte aligned rows; one translation unit per (dtype, head_dim, q/k width): attention_exact_*_d*.cu.
-//   hopper   attention_hopper.cuh (wgmma, sm_90a builds on compute capability 9.0 only), the same problems; taken
-//            first unless key splits were asked for. DISTRVIT_NO_WGMMA=1 falls back to the mma.sync kernel.
+//   hopper   attention_hopper_variants.cuh (wgmma; lockstep or TMA-fed; sm_90a builds on compute capability 9.0
+//            only), the same problems; taken first unless key splits were asked for. DISTRVIT_NO_WGMMA=1 falls back
+//            to the mma.sync kernel.
 // Both read only the first score_dim() columns of q and k (low-rank heads).
 // CPU reference: attention_exact_cpu (engine/src/attention_cpu.cpp); tested in
 // tests/gpu/test_attention_gpu.cpp ("attention: exact vs CPU reference").

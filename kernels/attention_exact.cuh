@@ -22,8 +22,8 @@
 //   Where the rest is: with mma.sync every warp re-reads K/V fragments from smem (~128-190 B per HMMA,
 //   at the smem limit) and the exp2s (MUFU) nearly match the tensor time at d = 64. cuDNN's 1.5-1.9x
 //   comes from wgmma (operands straight from smem, 64-row warpgroups), TMA and softmax/MMA overlap
-//   across warpgroups. On Hopper builds attention_hopper.cuh (wgmma) runs instead; this kernel serves other GPUs,
-//   DISTRVIT_NO_WGMMA=1 and the key splits.
+//   across warpgroups. On Hopper builds the wgmma kernels (attention_hopper_variants.cuh) run instead; this kernel
+//   serves other GPUs, DISTRVIT_NO_WGMMA=1 and the key splits.
 #pragma once
 #include <cuda_runtime.h>
 

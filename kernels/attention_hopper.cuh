@@ -10,7 +10,8 @@
 // Every thread copies a share of each tile into two-stage rings ("lockstep"); one __syncthreads per key tile
 // publishes tile j and frees tile j - 1's buffers for tile j + 1. With 64-key tiles a block needs 128 registers a
 // thread, so two blocks (four warpgroups) share an SM and one block's softmax overlaps the other's products.
-// Not done: TMA loads, a producer warpgroup that pays (ours did not, see Variants), ping-pong scheduling.
+// This lockstep kernel is variants 0 / 1 (attention_hopper_variants.cuh); the TMA-fed kernels with ping-pong
+// warpgroups (attention_hopper_tma.cuh, variants 2 / 3) reuse Rows and are the automatic choice.
 #pragma once
 #include <cuda_runtime.h>
 
