@@ -25,82 +25,15 @@
 #include "distrvit/distr.h"
 #include "dtype_util.cuh"
 
+#include "bench_util.cuh"
+
 using namespace distrvit::cuda;
 
-namespace {
-
-struct Shape {
-  int B, H, N, D;
-};
-
-__global__ void fill_random(void* data, DataType dtype, int64_t count, uint64_t seed) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    uint64_t x = (uint64_t(i) + 1) * 0x9e3779b97f4a7c15ull ^ seed;
-    x ^= x >> 31;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    const float u1 = float(x & 0xffffff) / 16777216.0f, u2 = float((x >> 24) & 0xffffff) / 16777216.0f;
-    const float v = (u1 + u2 - 1.0f) * 2.4f;  // triangular, mean 0, std ~0.98
-    if (dtype == DataType::F16) static_cast<__half*>(data)[i] = __float2half_rn(v);
-    else static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v);
-  }
-}
-
-__global__ void max_abs_diff(const void* a, const void* b, DataType dtype, int64_t count, float* out) {
-  float m = 0.0f;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    float x, y;
-    if (dtype == DataType::F16) {
-      x = __half2float(static_cast<const __half*>(a)[i]);
-      y = __half2float(static_cast<const __half*>(b)[i]);
-    } else {
-      x = __bfloat162float(static_cast<const __nv_bfloat16*>(a)[i]);
-      y = __bfloat162float(static_cast<const __nv_bfloat16*>(b)[i]);
-    }
-    const float d = fabsf(x - y);
-    m = (d != d) ? INFINITY : fmaxf(m, d);
-  }
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if (threadIdx.x % 32 == 0) atomicMax(reinterpret_cast<int*>(out), __float_as_int(m));
-}
-
-std::vector<Shape> parse_shapes(const std::string& s) {
-  std::vector<Shape> shapes;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t end = s.find(',', pos);
-    if (end == std::string::npos) end = s.size();
-    Shape sh{};
-    if (std::sscanf(s.substr(pos, end - pos).c_str(), "%dx%dx%dx%d", &sh.B, &sh.H, &sh.N, &sh.D) == 4)
-      shapes.push_back(sh);
-    pos = end + 1;
-  }
-  return shapes;
-}
-
-double median_ms(const std::function<void(int)>& call, int sets, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) call(i % sets);
-  CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<cudaEvent_t> events(2 * reps);
-  for (auto& e : events) CUDA_CHECK(cudaEventCreate(&e));
-  for (int i = 0; i < reps; ++i) {
-    CUDA_CHECK(cudaEventRecord(events[2 * i]));
-    call(i % sets);
-    CUDA_CHECK(cudaEventRecord(events[2 * i + 1]));
-  }
-  CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<double> ms(reps);
-  for (int i = 0; i < reps; ++i) {
-    float t = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]));
-    ms[i] = t;
-  }
-  for (auto& e : events) CUDA_CHECK(cudaEventDestroy(e));
-  std::sort(ms.begin(), ms.end());
-  return ms[reps / 2];
-}
-
-}  // namespace
+using distrvit::bench::fill_random;
+using distrvit::bench::max_abs_diff;
+using distrvit::bench::parse_shapes;
+using distrvit::bench::Shape;
+using distrvit::bench::time_calls;
 
 int main(int argc, char** argv) {
   std::string dtype_arg = "f16",
@@ -156,7 +89,7 @@ int main(int argc, char** argv) {
       std::map<std::string, double> t;
       auto bench = [&](const std::string& name, const std::function<void(int)>& call) {
         try {
-          t[name] = median_ms(call, sets, warmup, reps);
+          t[name] = time_calls(call, sets, warmup, reps).median_ms;
           std::printf("%-16s %-14s %9.4f ms  %7.1f TFLOP/s (exact-equivalent)\n", shape_name, name.c_str(), t[name],
                       flops / t[name] * 1e-9);
         } catch (const std::exception& e) {
