@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "attention_cuda.h"
+#include "cuda_check.h"
 
 namespace distrvit::cuda {
 
@@ -28,6 +29,17 @@ bool attention_rows_16b_aligned(const AttentionDeviceParams& p);
 // Exact attention by the generic (one warp per query row) kernel, whatever the dtype / alignment; the
 // fallback of attention_exact(), exposed for tests and the benchmark.
 void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream);
+
+// Lets kKernel use `bytes` of dynamic shared memory (past the default 48 KB); set on the first call only, once per
+// kernel (kKernel is a template argument).
+template <auto kKernel>
+void allow_dynamic_smem(size_t bytes) {
+  static const bool done = [bytes] {
+    CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    return true;
+  }();
+  (void)done;
+}
 
 // Kernels over the (b, h) pairs of a call put them on one grid dimension of at most 65535 blocks: launch(bh0, count)
 // for consecutive chunks of the batch * heads pairs.

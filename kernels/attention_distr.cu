@@ -736,12 +736,7 @@ template <typename T, int kItems>
 void launch_group_kernel(const dim3 grid, const int threads, const size_t smem, cudaStream_t stream,
                          const AttentionDeviceParams& p, const GroupShape& s, const float* projection,
                          uint8_t* perm, T* q_fused, const int bh_offset) {
-  static const bool done = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(distr_group_kernel<T, kItems>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    kGroupMaxSmem));
-    return true;
-  }();
-  (void)done;
+  allow_dynamic_smem<distr_group_kernel<T, kItems>>(kGroupMaxSmem);
   distr_group_kernel<T, kItems><<<grid, threads, smem, stream>>>(p, s, projection, perm, q_fused, bh_offset);
   CUDA_CHECK_LAUNCH();
 }
@@ -791,12 +786,7 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
 
 template <typename T, typename Cfg>
 const void* fwd_kernel_ptr() {
-  static const bool done = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(distr_fwd_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    int(Cfg::kSmemBytes)));
-    return true;
-  }();
-  (void)done;
+  allow_dynamic_smem<distr_fwd_kernel<T, Cfg>>(Cfg::kSmemBytes);
   return reinterpret_cast<const void*>(distr_fwd_kernel<T, Cfg>);
 }
 

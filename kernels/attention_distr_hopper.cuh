@@ -129,11 +129,7 @@ void launch_distr(const AttentionDeviceParams& p, const uint8_t* perm, const voi
                   int nblocks, cudaStream_t stream) {
   using Tiles = DistrTiles<Cfg, kGroup>;
   constexpr auto kernel = hopper_distr_kernel<T, Cfg, kGroup>;
-  static const bool smem_limit_set = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Tiles::kSmemBytes)));
-    return true;
-  }();
-  (void)smem_limit_set;
+  allow_dynamic_smem<kernel>(Tiles::kSmemBytes);
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {

@@ -198,21 +198,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
   store_output_rows<T, MT, D>(acc_o, row_sum, sQ, P, warp_row0, lane, go, p.out_token_stride, q_row0, N);
 }
 
-template <typename T, typename Cfg>
-void set_smem_limit() {  // once per instantiation: allow > 48 KB of dynamic smem
-  static const bool done = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(flash_fwd_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    int(Cfg::kSmemBytes)));
-    return true;
-  }();
-  (void)done;
-}
-
 // Host launcher for one configuration. (b, h) pairs go on grid.y, in chunks of 65535; key splits on grid.z,
 // merged by combine_splits afterwards.
 template <typename T, typename Cfg>
 void launch_flash(const AttentionDeviceParams& p, const SplitKv& split, cudaStream_t stream) {
-  set_smem_limit<T, Cfg>();
+  allow_dynamic_smem<flash_fwd_kernel<T, Cfg>>(Cfg::kSmemBytes);
   const float scale_log2 = p.scale * 1.4426950408889634f;  // softmax(s x) = 2^(s x log2 e) / sum
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   const int bh_total = p.batch * p.heads;
@@ -250,7 +240,7 @@ int kv_splits(const AttentionDeviceParams& p) {
 template <typename T, typename Cfg>
 double expected_speed(const AttentionDeviceParams& p, double speed) {
   static const int slots = [] {
-    set_smem_limit<T, Cfg>();
+    allow_dynamic_smem<flash_fwd_kernel<T, Cfg>>(Cfg::kSmemBytes);
     int device = 0, sms = 0, per_sm = 0;
     CUDA_CHECK(cudaGetDevice(&device));
     CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));

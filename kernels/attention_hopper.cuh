@@ -337,11 +337,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks)
 template <typename T, typename Cfg>
 void launch(const AttentionDeviceParams& p, cudaStream_t stream) {
   constexpr auto kernel = hopper_flash_kernel<T, Cfg>;
-  static const bool smem_limit_set = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Cfg::kSmemBytes)));
-    return true;
-  }();
-  (void)smem_limit_set;
+  allow_dynamic_smem<kernel>(Cfg::kSmemBytes);
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {

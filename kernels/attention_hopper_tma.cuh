@@ -153,11 +153,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
 template <typename T, typename Cfg>
 void launch_tma_maps(const QkvMaps& maps, const AttentionDeviceParams& p, const FusedQK& fused, cudaStream_t stream) {
   constexpr auto kernel = hopper_tma_kernel<T, Cfg>;
-  static const bool smem_limit_set = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Cfg::kSmemBytes)));
-    return true;
-  }();
-  (void)smem_limit_set;
+  allow_dynamic_smem<kernel>(Cfg::kSmemBytes);
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
