@@ -16,6 +16,9 @@
 //    rows still in smem (blocks of up to 4 chunks, e.g. l <= 128 at D = 64 / 128 in 16 bits) or streamed through
 //    the slots again; for G 1/2/4/8 each thread keeps the smem offsets of its (at most 16) source elements in
 //    registers and writes up to 16 bytes of a Q~ row per step. The permutation goes to [B*H, nblocks, D] uint8.
+//    Blocks of l > 256 rows (kHashChunkRows; distr.h sums their dots chunk by chunk): distr_hash_partials_kernel
+//    (a thread block per 256-row chunk) and distr_hash_codes_kernel (the chunks added in order) hash first; then
+//    distr_group_kernel sorts from those codes and writes Q~ with a thread block per 256 rows.
 //
 // 2. distr_fwd_kernel (fp16/bf16, D 64/128): FlashAttention-2 structure (mma.sync m16n8k16, fp32
 //    accumulation, online softmax with exp2, cp.async double buffering of K/V) with two differences:
@@ -53,6 +56,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
 
 #include "attention_common.cuh"
 #include "attention_distr.cuh"
@@ -92,6 +96,8 @@ struct GroupShape {
   bool vec_q;          // Q rows start 16-byte aligned and are whole 16-byte pieces: cp.async; else scalar copies
   bool vec_r;          // R 16-byte aligned and P % 4 == 0: cp.async; else scalar copies
   bool vec_out;        // Q~ rows 16-byte aligned: vector stores
+  const uint32_t* codes_in = nullptr;  // long blocks: codes [B*H][nblocks][D] from distr_hash_codes_kernel
+  int row_splits = 1;                  // with codes_in: thread blocks per l-block, each writing Q~ for its rows
 };
 
 // Two adjacent elements of a smem Q row as floats (exact conversions, like to_float).
@@ -263,15 +269,18 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
   uint8_t* order = reinterpret_cast<uint8_t*>(sort_keys + d4);          // [d4]
 
   const unsigned tid = threadIdx.x, nthreads = blockDim.x;
-  const int blk = blockIdx.x, bh = bh_offset + blockIdx.y;
+  const int blk = blockIdx.x / s.row_splits, bh = bh_offset + blockIdx.y;
   const int b = bh / p.heads, h = bh - b * p.heads;
-  const int start = blk * s.block_len, rows = min(s.block_len, N - start);
+  // This thread block's rows: the whole l-block, or with codes_in its share (row_splits thread blocks per l-block).
+  const int block_start = blk * s.block_len, block_rows = min(s.block_len, N - block_start);
+  const int share = (block_rows + s.row_splits - 1) / s.row_splits, split = blockIdx.x % s.row_splits;
+  const int start = block_start + split * share, rows = max(0, min(share, block_rows - split * share));
   const int64_t ts = p.qkv_token_stride;
   const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
                 int64_t(start) * ts;  // [rows][D] at stride ts
   const int rec = s.record_bytes, chunk_rows = s.chunk_rows;
   const int nchunks = (rows + chunk_rows - 1) / chunk_rows;
-  const bool resident = nchunks <= kGroupStages;
+  const bool resident = !s.codes_in && nchunks <= kGroupStages;  // the hash pass left the rows in the slots
 
   // Copy assignments, fixed per thread: 16-byte piece (tid % pieces) of rows tid / pieces + i * (threads / pieces)
   // (threads past a multiple of `pieces` copy nothing).
@@ -315,61 +324,65 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
     }
   };
 
-  for (int c = tid; c < D; c += nthreads) codes[c] = 0;
+  if (s.codes_in) {  // long blocks, hashed by distr_hash_partials_kernel and distr_hash_codes_kernel
+    for (int c = tid; c < D; c += nthreads) codes[c] = s.codes_in[(int64_t(bh) * s.nblocks + blk) * D + c];
+  } else {
+    for (int c = tid; c < D; c += nthreads) codes[c] = 0;
 
-  // Hash pass. Item i = tid + it * threads: columns 2 * (i % pairs) + {0, 1}, bits 8 * (i / pairs) .. + 7.
-  const unsigned pairs = (D + kColsPerItem - 1) / kColsPerItem;
-  int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
-  float acc[kItems][kColsPerItem][kBitsPerItem];
+    // Hash pass. Item i = tid + it * threads: columns 2 * (i % pairs) + {0, 1}, bits 8 * (i / pairs) .. + 7.
+    const unsigned pairs = (D + kColsPerItem - 1) / kColsPerItem;
+    int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
+    float acc[kItems][kColsPerItem][kBitsPerItem];
 #pragma unroll
-  for (int it = 0; it < kItems; ++it) {
-    const unsigned i = tid + it * nthreads, slice = i / pairs;
-    item_q[it] = int(i - slice * pairs) * kColsPerItem * int(sizeof(T));
-    item_r[it] = s.q_bytes + int(slice) * kBitsPerItem * int(sizeof(float));
+    for (int it = 0; it < kItems; ++it) {
+      const unsigned i = tid + it * nthreads, slice = i / pairs;
+      item_q[it] = int(i - slice * pairs) * kColsPerItem * int(sizeof(T));
+      item_r[it] = s.q_bytes + int(slice) * kBitsPerItem * int(sizeof(float));
 #pragma unroll
-    for (int col = 0; col < kColsPerItem; ++col)
+      for (int col = 0; col < kColsPerItem; ++col)
 #pragma unroll
-      for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = 0.0f;
-  }
-  stream_chunks(
-      nchunks, [&](int k) { load(k, true); },
-      [&](int k) {
-        const unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
-        const int cr = min(chunk_rows, rows - k * chunk_rows);
+        for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = 0.0f;
+    }
+    stream_chunks(
+        nchunks, [&](int k) { load(k, true); },
+        [&](int k) {
+          const unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
+          const int cr = min(chunk_rows, rows - k * chunk_rows);
 #pragma unroll
-        for (int it = 0; it < kItems; ++it) {
-          if (int(tid + it * nthreads) >= s.items) break;
-          const unsigned char* qp = slot + item_q[it];
-          const unsigned char* rp = slot + item_r[it];
+          for (int it = 0; it < kItems; ++it) {
+            if (int(tid + it * nthreads) >= s.items) break;
+            const unsigned char* qp = slot + item_q[it];
+            const unsigned char* rp = slot + item_r[it];
 #pragma unroll 4
-          for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
-            const float2 q2 = load_pair<T>(qp + r * rec);
-            const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
-            const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
-            const float q[kColsPerItem] = {q2.x, q2.y};
-            const float rv[kBitsPerItem] = {ra.x, ra.y, ra.z, ra.w, rb.x, rb.y, rb.z, rb.w};
+            for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
+              const float2 q2 = load_pair<T>(qp + r * rec);
+              const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
+              const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
+              const float q[kColsPerItem] = {q2.x, q2.y};
+              const float rv[kBitsPerItem] = {ra.x, ra.y, ra.z, ra.w, rb.x, rb.y, rb.z, rb.w};
 #pragma unroll
-            for (int col = 0; col < kColsPerItem; ++col)
+              for (int col = 0; col < kColsPerItem; ++col)
 #pragma unroll
-              for (int e = 0; e < kBitsPerItem; ++e)
-                acc[it][col][e] = __fadd_rn(acc[it][col][e], __fmul_rn(q[col], rv[e]));
+                for (int e = 0; e < kBitsPerItem; ++e)
+                  acc[it][col][e] = __fadd_rn(acc[it][col][e], __fmul_rn(q[col], rv[e]));
+            }
           }
-        }
-      });
+        });
 
-  // Codes: bit p = dot_p > 0.
+    // Codes: bit p = dot_p > 0.
 #pragma unroll
-  for (int it = 0; it < kItems; ++it) {
-    const unsigned i = tid + it * nthreads;
-    if (int(i) >= s.items) break;
-    const int slice = int(i / pairs), c0 = (int(i) - slice * int(pairs)) * kColsPerItem, bit0 = slice * kBitsPerItem;
+    for (int it = 0; it < kItems; ++it) {
+      const unsigned i = tid + it * nthreads;
+      if (int(i) >= s.items) break;
+      const int slice = int(i / pairs), c0 = (int(i) - slice * int(pairs)) * kColsPerItem, bit0 = slice * kBitsPerItem;
 #pragma unroll
-    for (int col = 0; col < kColsPerItem; ++col) {
-      uint32_t bits = 0;
+      for (int col = 0; col < kColsPerItem; ++col) {
+        uint32_t bits = 0;
 #pragma unroll
-      for (int e = 0; e < kBitsPerItem; ++e)
-        if (bit0 + e < P && acc[it][col][e] > 0.0f) bits |= 1u << (bit0 + e);
-      if (bits && c0 + col < D) atomicOr(&codes[c0 + col], bits);
+        for (int e = 0; e < kBitsPerItem; ++e)
+          if (bit0 + e < P && acc[it][col][e] > 0.0f) bits |= 1u << (bit0 + e);
+        if (bits && c0 + col < D) atomicOr(&codes[c0 + col], bits);
+      }
     }
   }
   __syncthreads();
@@ -404,7 +417,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
       }
     }
     order[rank] = uint8_t(c);
-    perm[rank] = uint8_t(c);
+    if (split == 0) perm[rank] = uint8_t(c);  // every split sorts alike
   }
   __syncthreads();
 
@@ -419,6 +432,121 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
     case 8: return fuse_rows<T, 8>(smem, order, s, rows, nchunks, resident, reload, qf);
     default: return fuse_rows<T, 0>(smem, order, s, rows, nchunks, resident, reload, qf);
   }
+}
+
+// ---- 1b. hash sums of long blocks, chunk by chunk --------------------------------------------------------
+
+// A block of more than kHashChunkRows rows is hashed in two steps that follow distr.h's chunked sums:
+// distr_hash_partials_kernel, one thread block per (256-row chunk, l-block, b, h), writes every (column, bit)
+// partial sum of its chunk; distr_hash_codes_kernel adds them up chunk by chunk and writes the codes. Then
+// distr_group_kernel sorts from the codes and writes Q~ (GroupShape::codes_in), row_splits thread blocks per
+// l-block. One thread block hashing all l rows (distr_group_kernel alone) keeps every sum serial over l rows:
+// 0.94 ms at l = N = 16384, d = 128, 16 heads.
+constexpr int kHashThreads = 256;
+constexpr int kHashMaxStageBytes = 96 * 1024;  // a chunk's Q and R rows in shared memory (D = 128 in 16 bits)
+constexpr int kGroupRowsPerSplit = 256;  // rows of Q~ per distr_group_kernel thread block with codes_in
+
+// Thread t owns column t % D and the bits [g bits_per_slice, + bits_per_slice) of slice g = t / D (threads past
+// (256 / D) * D own nothing); bits_per_slice <= kBits.
+// kStaged: the chunk's Q rows and R rows are first copied to shared memory (cp.async, 16-byte pieces: needs
+// GroupShape::vec_q, R 16-byte aligned and every slice exactly kBits bits, a multiple of 4: a thread's R bits of a
+// row are kBits / 4 float4 loads); else both are read from global memory row by row, one R bit at a time.
+// partials: [B*H][nblocks][chunks][D][P] fp32.
+template <typename T, int kBits, bool kStaged>
+__global__ void __launch_bounds__(kHashThreads)
+    distr_hash_partials_kernel(const AttentionDeviceParams p, const GroupShape s, const float* __restrict__ projection,
+                               float* __restrict__ partials, const int chunks, const int bits_per_slice,
+                               const int bh_offset) {
+  extern __shared__ __align__(16) unsigned char smem[];  // kStaged: the chunk's Q rows [rows][D] in T
+  const int D = p.head_dim, P = s.hash_bits;
+  const int blk = blockIdx.x / chunks, chunk = blockIdx.x - blk * chunks, bh = bh_offset + blockIdx.y;
+  const int b = bh / p.heads, h = bh - b * p.heads;
+  const int block_rows = min(s.block_len, p.tokens - blk * s.block_len);
+  const int r0 = chunk * kHashChunkRows, rows = min(kHashChunkRows, block_rows - r0);
+  if (rows <= 0) return;  // past a short last l-block
+  const int64_t ts = p.qkv_token_stride;
+  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
+                int64_t(blk * s.block_len + r0) * ts;  // the chunk's rows [rows][D] at stride ts
+  const int col = threadIdx.x % D, bit0 = threadIdx.x / D * bits_per_slice;
+  const T* q = gq + col;  // column col, row r at q[r * q_stride]
+  int64_t q_stride = ts;
+  const float* rp = projection + int64_t(r0) * P + bit0;  // R bits [bit0, + nbits) of the chunk's rows, stride P
+  if constexpr (kStaged) {
+    constexpr int kElems16 = 16 / int(sizeof(T));
+    const int pieces = D / kElems16;
+    for (int i = threadIdx.x; i < rows * pieces; i += kHashThreads) {
+      const int r = i / pieces, piece = i - r * pieces;
+      ptx::cp_async_16(ptx::smem_addr(smem + size_t(i) * 16), gq + int64_t(r) * ts + piece * kElems16, true);
+    }
+    // Then R's rows of the chunk (P % 4 == 0): [rows][P] floats after the Q rows.
+    const int r_pieces = P / 4, q_bytes = rows * D * int(sizeof(T));
+    for (int i = threadIdx.x; i < rows * r_pieces; i += kHashThreads)
+      ptx::cp_async_16(ptx::smem_addr(smem + q_bytes + size_t(i) * 16), projection + int64_t(r0) * P + i * 4, true);
+    ptx::cp_async_commit();
+    ptx::cp_async_wait<0>();
+    __syncthreads();
+    q = reinterpret_cast<const T*>(smem) + col;
+    q_stride = D;
+    rp = reinterpret_cast<const float*>(smem + q_bytes) + bit0;
+  }
+  const int nbits = min(bits_per_slice, P - bit0);
+  if (threadIdx.x >= kHashThreads / D * D || nbits <= 0) return;
+  // Rows in batches of kBatch: all their loads are issued before the sums (larger from global memory: more loads
+  // in flight), then the sums run in ascending rows, multiply and add rounded separately (as on the CPU).
+  constexpr int kBatch = kStaged ? 4 : kBits <= 4 ? 16 : kBits <= 8 ? 8 : 4;
+  float acc[kBits];
+#pragma unroll
+  for (int e = 0; e < kBits; ++e) acc[e] = 0.0f;
+  for (int r = 0; r < rows; r += kBatch) {
+    float qv[kBatch], rv[kBatch][kBits];
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      const bool valid = r + i < rows;  // past the chunk: zero terms (never added)
+      qv[i] = valid ? to_float(q[(r + i) * q_stride]) : 0.0f;
+      const float* row = rp + (r + i) * P;
+      if constexpr (kStaged) {
+#pragma unroll
+        for (int e = 0; e < kBits; e += 4)
+          *reinterpret_cast<float4*>(&rv[i][e]) =
+              valid ? *reinterpret_cast<const float4*>(row + e) : make_float4(0.f, 0.f, 0.f, 0.f);
+      } else {
+#pragma unroll
+        for (int e = 0; e < kBits; ++e) rv[i][e] = valid && e < nbits ? __ldg(row + e) : 0.0f;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      if (r + i >= rows) break;
+#pragma unroll
+      for (int e = 0; e < kBits; ++e) acc[e] = __fadd_rn(acc[e], __fmul_rn(qv[i], rv[i][e]));
+    }
+  }
+  float* out = partials + ((int64_t(bh) * s.nblocks + blk) * chunks + chunk) * D * P + int64_t(col) * P + bit0;
+#pragma unroll
+  for (int e = 0; e < kBits; ++e)
+    if (e < nbits) out[e] = acc[e];
+}
+
+// One warp per (b, h, l-block, column), lane p = bit p: dot_p = the chunk partials added in ascending order;
+// the code is the ballot of dot_p > 0. codes: [B*H][nblocks][D].
+__global__ void __launch_bounds__(kHashThreads)
+    distr_hash_codes_kernel(const float* __restrict__ partials, uint32_t* __restrict__ codes, const int D,
+                            const int P, const int nblocks, const int chunks, const int block_len, const int tokens,
+                            const int64_t columns) {  // columns = B*H * nblocks * D
+  const int64_t warp = (int64_t(blockIdx.x) * kHashThreads + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (warp >= columns) return;  // whole warps
+  const int64_t bb = warp / D;  // bh * nblocks + blk
+  const int col = int(warp - bb * D), blk = int(bb % nblocks);
+  const int block_rows = min(block_len, tokens - blk * block_len);
+  const int used = (block_rows + kHashChunkRows - 1) / kHashChunkRows;
+  float dot = 0.0f;
+  if (lane < P) {
+    const float* part = partials + bb * chunks * D * P + int64_t(col) * P + lane;
+    for (int k = 0; k < used; ++k) dot = __fadd_rn(dot, part[int64_t(k) * D * P]);
+  }
+  const uint32_t code = __ballot_sync(0xffffffffu, lane < P && dot > 0.0f);
+  if (lane == 0) codes[warp] = code;
 }
 
 // ---- 2. fused flash kernel ---------------------------------------------------------------------------
@@ -685,21 +813,24 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
 
 // ---- host side -----------------------------------------------------------------------------------------
 
-// Grow-only workspace (perm + Q~), one per (device, stream): calls on one stream are ordered, so reuse is
-// safe; growing frees the old buffer (cudaFree synchronises the device). Growing while the stream is being
-// captured into a graph is an error: run the same shapes once eagerly first (the engine's warm-up does).
+// Grow-only workspaces (perm, Q~ and K~; the hash partials and codes of long blocks), one per (device, stream,
+// slot): calls on one stream are ordered, so reuse is safe; growing frees the old buffer (cudaFree synchronises
+// the device). Growing while the stream is being captured into a graph is an error: run the same shapes once
+// eagerly first (the engine's warm-up does).
 struct Workspace {
   void* ptr = nullptr;
   size_t bytes = 0;
 };
 
-void* workspace(size_t bytes, cudaStream_t stream) {
+// slot: kMainWorkspace (perm, Q~, K~) or kCodesWorkspace (hash partials and codes of long blocks).
+enum { kMainWorkspace = 0, kCodesWorkspace = 1 };
+void* workspace(size_t bytes, cudaStream_t stream, int slot = kMainWorkspace) {
   static std::mutex mutex;
-  static std::map<std::pair<int, cudaStream_t>, Workspace> spaces;
+  static std::map<std::tuple<int, cudaStream_t, int>, Workspace> spaces;
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(mutex);
-  Workspace& ws = spaces[{device, stream}];
+  Workspace& ws = spaces[{device, stream, slot}];
   if (ws.bytes >= bytes) return ws.ptr;
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
@@ -741,6 +872,50 @@ void launch_group_kernel(const dim3 grid, const int threads, const size_t smem, 
   CUDA_CHECK_LAUNCH();
 }
 
+// Blocks of more than kHashChunkRows rows: the codes [B*H][nblocks][D] in the codes workspace, then
+// s.codes_in and s.row_splits for distr_group_kernel.
+template <typename T>
+void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* projection, cudaStream_t stream,
+                 int bh_total) {
+  const int D = p.head_dim, P = s.hash_bits;
+  const int chunks = (s.block_len + kHashChunkRows - 1) / kHashChunkRows;
+  const int slices = kHashThreads / D, bits_per_slice = (P + slices - 1) / slices;
+  const size_t stage_bytes = size_t(kHashChunkRows) * (D * sizeof(T) + P * sizeof(float));
+  const bool staged = bits_per_slice % 4 == 0 && P % bits_per_slice == 0 && aligned_to(projection, 16) &&
+                      s.vec_q && stage_bytes <= kHashMaxStageBytes;
+  const size_t codes_bytes = align_up(size_t(bh_total) * s.nblocks * D * sizeof(uint32_t), 256);
+  const size_t partial_bytes = size_t(bh_total) * s.nblocks * chunks * D * P * sizeof(float);
+  char* ws = static_cast<char*>(workspace(codes_bytes + partial_bytes, stream, kCodesWorkspace));
+  uint32_t* codes = reinterpret_cast<uint32_t*>(ws);
+  float* partials = reinterpret_cast<float*>(ws + codes_bytes);  // [B*H][nblocks][chunks][D][P]
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    const dim3 grid(s.nblocks * chunks, heads);
+    const auto launch = [&](auto bits, auto staged) {
+      constexpr auto kernel = distr_hash_partials_kernel<T, decltype(bits)::value, decltype(staged)::value>;
+      const size_t smem = decltype(staged)::value ? stage_bytes : 0;
+      if (smem) allow_dynamic_smem<kernel>(kHashMaxStageBytes);
+      kernel<<<grid, kHashThreads, smem, stream>>>(p, s, projection, partials, chunks, bits_per_slice, bh0);
+      CUDA_CHECK_LAUNCH();
+    };
+    using std::integral_constant;
+    if (staged && bits_per_slice == 4) launch(integral_constant<int, 4>(), std::true_type());
+    else if (staged && bits_per_slice == 8) launch(integral_constant<int, 8>(), std::true_type());
+    else if (staged && bits_per_slice == 16) launch(integral_constant<int, 16>(), std::true_type());
+    else if (bits_per_slice <= 2) launch(integral_constant<int, 2>(), std::false_type());
+    else if (bits_per_slice <= 4) launch(integral_constant<int, 4>(), std::false_type());
+    else if (bits_per_slice <= 8) launch(integral_constant<int, 8>(), std::false_type());
+    else if (bits_per_slice <= 16) launch(integral_constant<int, 16>(), std::false_type());
+    else launch(integral_constant<int, 32>(), std::false_type());
+  });
+  const int64_t columns = int64_t(bh_total) * s.nblocks * D;
+  const int64_t blocks = (columns * 32 + kHashThreads - 1) / kHashThreads;
+  distr_hash_codes_kernel<<<unsigned(blocks), kHashThreads, 0, stream>>>(partials, codes, D, P, s.nblocks, chunks,
+                                                                         s.block_len, p.tokens, columns);
+  CUDA_CHECK_LAUNCH();
+  s.codes_in = codes;
+  s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
+}
+
 // fused_pad: the pitch of the Q~ rows (0: fused_width).
 template <typename T>
 void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
@@ -777,8 +952,10 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
   const int threads =
       int(align_up(size_t(std::max({(s.items + per_thread - 1) / per_thread, s.q_pieces, s.fuse_slots})), 32));
   const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * (4 + 8 + 1);
-  for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
-    const dim3 grid(s.nblocks, heads);
+  const int bh_total = p.batch * p.heads;
+  if (s.block_len > kHashChunkRows) launch_hash<T>(p, s, projection, stream, bh_total);
+  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+    const dim3 grid(s.nblocks * s.row_splits, heads);
     if (wide) launch_group_kernel<T, 4>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
     else launch_group_kernel<T, 1>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);
   });

@@ -56,7 +56,12 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
     uint32_t code = 0;
     for (int bit = 0; bit < hash_bits; ++bit) {
       float dot = 0;
-      for (int r = 0; r < rows; ++r) dot += q[r * row_stride + c] * projection[r * hash_bits + bit];
+      for (int chunk = 0; chunk < rows; chunk += kHashChunkRows) {
+        float partial = 0;
+        for (int r = chunk; r < std::min(rows, chunk + kHashChunkRows); ++r)
+          partial += q[r * row_stride + c] * projection[r * hash_bits + bit];
+        dot += partial;
+      }
       if (dot > 0) code |= uint32_t(1) << bit;
     }
     grouping.codes[c] = code;

@@ -119,4 +119,10 @@ inline int max_tokens() {
   return env ? std::atoi(env) : 1 << 30;
 }
 
+// DISTRVIT_TEST_MIN_N skips smaller N (a sanitizer run on the long-block rows alone).
+inline int min_tokens() {
+  const char* env = std::getenv("DISTRVIT_TEST_MIN_N");
+  return env ? std::atoi(env) : 0;
+}
+
 }  // namespace distrvit::test

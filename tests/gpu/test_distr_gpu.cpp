@@ -13,7 +13,7 @@
 //      them in fp32).
 // "distr: G = 1 equals exact" checks attention_distr(G = 1) == attention_exact (the dispatch) bit for bit
 // and the fused kernels at G = 1 (which do permute) against attention_exact within the tolerance.
-// DISTRVIT_TEST_MAX_N caps N (compute-sanitizer); DISTRVIT_TEST_SEED fixes the seed.
+// DISTRVIT_TEST_MAX_N caps N and DISTRVIT_TEST_MIN_N floors it (compute-sanitizer); DISTRVIT_TEST_SEED fixes the seed.
 #include <doctest/doctest.h>
 
 #if DISTRVIT_WITH_CUDA
@@ -50,6 +50,7 @@ using distrvit::test::DeviceBuffer;
 using distrvit::test::dtype_name;
 using distrvit::test::encode;
 using distrvit::test::max_tokens;
+using distrvit::test::min_tokens;
 using distrvit::test::parallel_for;
 using distrvit::test::round_to;
 using distrvit::DistrParams;
@@ -86,6 +87,7 @@ uint64_t case_seed(const Case& c) {
 std::vector<Case> table() {
   std::vector<Case> cases;
   const int limit = max_tokens();
+  const int floor_n = min_tokens();
   int index = 0;
   for (DataType t : {DataType::F16, DataType::BF16})
     for (int D : {64, 128})
@@ -94,7 +96,7 @@ std::vector<Case> table() {
           for (int G : {1, 2, 4})
             for (DistrVariant v : {DistrVariant::Mean, DistrVariant::Sample}) {
               const bool keep = N <= 7 || (index++ % 3 == 0);
-              if (!keep || N > limit) continue;
+              if (!keep || N > limit || N < floor_n) continue;
               DistrParams d;
               d.block = l;
               d.group = G;
@@ -103,9 +105,9 @@ std::vector<Case> table() {
               d.seed = 1000 + cases.size();
               cases.push_back({t, 2, 3, N, D, d});
             }
-  // Extremes: G = 8 (E = 8 < 16 at D = 64: padded k step), P = 32 and P = 1, l = 128, l > N, F32.
+  // Extremes: G = 8 (E = 8 < 16 at D = 64: padded k step), P = 32 and P = 1, l = 128, l > N, long blocks, F32.
   auto extra = [&](DataType t, int N, int D, int l, int G, DistrVariant v, int P) {
-    if (N > limit) return;
+    if (N > limit || N < floor_n) return;
     DistrParams d;
     d.block = l;
     d.group = G;
@@ -120,6 +122,14 @@ std::vector<Case> table() {
   extra(DataType::F16, 197, 128, 64, 4, DistrVariant::Mean, 1);
   extra(DataType::BF16, 300, 64, 1024, 2, DistrVariant::Mean, 16);
   extra(DataType::F16, 1025, 64, 256, 2, DistrVariant::Sample, 16);
+  // Blocks of > 256 rows: hashed chunk by chunk (distr_hash_partials_kernel), Q~ by a thread block per 256 rows;
+  // a short last block, 1 .. 16 bits per thread, odd P, F32.
+  extra(DataType::F16, 1500, 64, 2048, 2, DistrVariant::Mean, 16);
+  extra(DataType::BF16, 2100, 128, 1050, 4, DistrVariant::Sample, 32);
+  extra(DataType::F16, 300, 128, 300, 2, DistrVariant::Mean, 32);
+  extra(DataType::BF16, 400, 64, 400, 4, DistrVariant::Mean, 5);
+  extra(DataType::F32, 600, 64, 520, 2, DistrVariant::Sample, 16);
+  extra(DataType::F32, 300, 128, 300, 4, DistrVariant::Mean, 16);  // Q rows too wide to stage in smem
   extra(DataType::F32, 197, 64, 64, 2, DistrVariant::Mean, 16);
   extra(DataType::F32, 77, 128, 16, 4, DistrVariant::Sample, 16);
   extra(DataType::F32, 7, 64, 64, 1, DistrVariant::Mean, 16);
@@ -264,7 +274,7 @@ TEST_CASE("distr: G = 1 equals exact") {
   for (DataType t : {DataType::F16, DataType::BF16}) {
     for (int D : {64, 128}) {
       for (int N : {7, 197, 1025}) {
-        if (N > max_tokens()) continue;
+        if (N > max_tokens() || N < min_tokens()) continue;
         Case c{t, 2, 3, N, D, {}};
         c.distr.block = 64;
         c.distr.group = 1;

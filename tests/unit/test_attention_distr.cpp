@@ -200,6 +200,23 @@ TEST_CASE("distr: SimHash codes, inverse Gray keys and stable order on a hand-ma
   CHECK(one_row.codes == std::vector<uint32_t>{1, 0, 1, 0, 1, 0});
 }
 
+TEST_CASE("distr: SimHash dots of long blocks are sums of 256-row chunk sums") {
+  // One column of ones, one bit, 512 rows. R: row 0 = 1e8, row 256 = -1e8, every other row 1. In fp32 each +1
+  // is lost next to +-1e8 (its ulp is 8), so chunk 0 sums to 1e8 and chunk 1 to -1e8: dot = 0, bit clear.
+  // One plain ascending sum would reach 0 at row 256 and then count the 255 ones after it: bit set.
+  static_assert(kHashChunkRows == 256, "the rows below place +-1e8 at the chunk starts");
+  const int rows = 512;
+  std::vector<float> q(rows, 1.0f), projection(rows, 1.0f);
+  projection[0] = 1e8f;
+  projection[256] = -1e8f;
+  CHECK(distr_group_block(q.data(), 1, rows, 1, projection.data(), 1).codes == std::vector<uint32_t>{0});
+  // Both +-1e8 in chunk 0 (1e8, 254 lost ones, -1e8: sum 0), then chunk 1's 256 ones: dot = 256, bit set.
+  std::vector<float> one_chunk(rows, 1.0f);
+  one_chunk[0] = 1e8f;
+  one_chunk[255] = -1e8f;
+  CHECK(distr_group_block(q.data(), 1, rows, 1, one_chunk.data(), 1).codes == std::vector<uint32_t>{1});
+}
+
 TEST_CASE("distr: G=1 equals exact attention") {
   struct Shape {
     int batch, tokens, heads, head_dim, block;

@@ -18,8 +18,12 @@
 //   Element e depends only on (seed, e), so R for fewer rows is a prefix of R for more rows (same P):
 //   a block shorter than l (the last block of a head) uses the first rows of R.
 //
-// SimHash code of column c of a Q block with `rows` rows (rows <= l):
-//   dot_p = sum over r = 0..rows-1, in ascending r, fp32 accumulation, of Q[r, c] * R[r, p]
+// SimHash code of column c of a Q block with `rows` rows (rows <= l), all in fp32, products and sums rounded
+// separately (no fused multiply-add):
+//   partial_{k,p} = sum over the rows r of chunk k (rows k*256 .. min(rows, k*256 + 256) - 1), in ascending r,
+//                   of Q[r, c] * R[r, p]                      (chunks of kHashChunkRows = 256 rows)
+//   dot_p = sum over k = 0, 1, ... in ascending k of partial_{k,p}, starting from 0
+//   (for rows <= 256 that is the plain ascending sum; the chunks let the GPU spread long blocks over SMs)
 //   bit p of the code (bit position p, least significant = p 0) = dot_p > 0.
 // Sort key = inverse Gray code of the code: key = code ^ (code >> 1) ^ (code >> 2) ^ ... (prefix xor),
 //   so sorting by key walks the codes along the binary-reflected Gray sequence.
@@ -39,6 +43,7 @@
 namespace distrvit {
 
 constexpr int kMaxHashBits = 32;
+constexpr int kHashChunkRows = 256;  // rows per partial sum of a SimHash dot (see above)
 
 // Throws Error("distr: ...") unless block >= 1, group >= 1, 1 <= hash_bits <= 32 and, when head_dim > 0,
 // head_dim is divisible by group.
