@@ -245,9 +245,7 @@ struct BlockProblem {
   }
 };
 
-__device__ __forceinline__ uint32_t align_1024(uint32_t smem_addr) {
-  return (smem_addr + wgmma::kSwizzleAtomBytes - 1) & ~uint32_t(wgmma::kSwizzleAtomBytes - 1);
-}
+using wgmma::align_1024;
 
 // step(j, first, last) for the key tiles j = 0 .. n_tiles - 1, first and last as std::true_type / std::false_type.
 template <typename Step>

@@ -18,6 +18,7 @@
 // K~ [B*H][nblocks][N][64] (attention_distr.cu) and v the usual view: each block's query rows lie in one l-block.
 #pragma once
 #include "attention_hopper.cuh"
+#include "pdl.cuh"
 #include "tma.cuh"
 
 namespace distrvit::cuda::hopper {
@@ -98,6 +99,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     tma::barrier_init_fence();
   }
   __syncthreads();
+  wait_for_preceding_kernels();  // q, k, v are the previous kernels' output
   const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
   if (tid == copier) {
     tma::arrive_expect_bytes(q_landed, Cfg::kQCopyBytes);
@@ -157,8 +159,8 @@ void launch_tma_maps(const QkvMaps& maps, const AttentionDeviceParams& p, const 
   const float scale_log2 = p.scale * 1.4426950408889634f;
   const int m_blocks = (p.tokens + Cfg::kBlockM - 1) / Cfg::kBlockM;
   for_each_head_chunk(p.batch * p.heads, [&](int bh0, int heads) {
-    kernel<<<dim3(m_blocks, heads), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(maps, p, fused, bh0, scale_log2);
-    CUDA_CHECK_LAUNCH();
+    launch_dependent(kernel, dim3(m_blocks, heads), Cfg::kThreads, Cfg::kSmemBytes, stream, maps, p, fused, bh0,
+                     scale_log2);
   });
 }
 

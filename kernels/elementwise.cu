@@ -3,6 +3,7 @@
 #include "cuda_check.h"
 #include "dtype_util.cuh"
 #include "elementwise.h"
+#include "pdl.cuh"
 
 namespace distrvit::cuda {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 template <Activation kAct>
 __device__ __forceinline__ float activate(float v) {
   if constexpr (kAct == Activation::GeluErf) {
-    return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    return gelu_erf(v);
   } else if constexpr (kAct == Activation::GeluTanh) {
     const float inner = 0.7978845608028654f * (v + 0.044715f * v * v * v);
     return 0.5f * v * (1.0f + tanhf(inner));
@@ -22,6 +23,7 @@ __device__ __forceinline__ float activate(float v) {
 // x [rows, cols]; each thread handles kVec consecutive elements of one row.
 template <typename T, int kVec, Activation kAct>
 __global__ void bias_activation_kernel(T* __restrict__ x, const T* __restrict__ bias, int64_t rows, int cols) {
+  wait_for_preceding_kernels();
   const int vecs_per_row = cols / kVec;
   const int64_t total = rows * vecs_per_row;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -47,9 +49,11 @@ void launch_bias_activation(T* x, const T* bias, int64_t rows, int cols, cudaStr
   constexpr int kThreads = 256;
   const bool vec = cols % 8 == 0 && aligned_to(x, 16) && (!bias || aligned_to(bias, 16));
   if (vec) {
-    bias_activation_kernel<T, 8, kAct><<<grid_for(rows * cols / 8, kThreads), kThreads, 0, stream>>>(x, bias, rows, cols);
+    launch_dependent(bias_activation_kernel<T, 8, kAct>, grid_for(rows * cols / 8, kThreads), kThreads, 0, stream, x,
+                     bias, rows, cols);
   } else {
-    bias_activation_kernel<T, 1, kAct><<<grid_for(rows * cols, kThreads), kThreads, 0, stream>>>(x, bias, rows, cols);
+    launch_dependent(bias_activation_kernel<T, 1, kAct>, grid_for(rows * cols, kThreads), kThreads, 0, stream, x, bias,
+                     rows, cols);
   }
 }
 
@@ -57,6 +61,7 @@ template <typename T>
 __global__ void embed_tokens_kernel(const T* __restrict__ patches, const float* __restrict__ prefix_tokens,
                                     const float* __restrict__ pos_embed, float* __restrict__ x, int batch,
                                     int tokens, int prefix, int dim) {
+  wait_for_preceding_kernels();
   const int64_t total = int64_t(batch) * tokens * dim;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
@@ -93,8 +98,8 @@ void embed_tokens(const void* patches, DataType dtype, const float* prefix_token
   const int64_t total = int64_t(batch) * tokens * dim;
   if (total <= 0) return;
   DISTRVIT_DISPATCH_DTYPE(dtype, T,
-    embed_tokens_kernel<T><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
-        static_cast<const T*>(patches), prefix_tokens, pos_embed, x, batch, tokens, prefix, dim));
+    launch_dependent(embed_tokens_kernel<T>, grid_for(total, kThreads), kThreads, 0, stream,
+                     static_cast<const T*>(patches), prefix_tokens, pos_embed, x, batch, tokens, prefix, dim));
   CUDA_CHECK_LAUNCH();
 }
 

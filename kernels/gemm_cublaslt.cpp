@@ -8,6 +8,7 @@
 
 #include "cuda_check.h"
 #include "elementwise.h"
+#include "gemm_hopper.h"
 
 namespace distrvit::cuda {
 namespace {
@@ -24,7 +25,8 @@ cudaDataType_t cuda_type(DataType t) {
 cublasLtEpilogue_t lt_epilogue(GemmEpilogue e) {
   switch (e) {
     case GemmEpilogue::None: return CUBLASLT_EPILOGUE_DEFAULT;
-    case GemmEpilogue::Bias: return CUBLASLT_EPILOGUE_BIAS;
+    case GemmEpilogue::Bias:
+    case GemmEpilogue::BiasGeluErf: return CUBLASLT_EPILOGUE_BIAS;  // then the erf pass
     case GemmEpilogue::BiasGeluTanh: return CUBLASLT_EPILOGUE_GELU_BIAS;
   }
   return CUBLASLT_EPILOGUE_DEFAULT;
@@ -42,6 +44,7 @@ struct GemmLt::Plan {
   cublasLtMatrixLayout_t w_layout = nullptr, a_layout = nullptr, d_layout = nullptr;
   cublasLtMatmulAlgo_t algo{};
   bool fused_epilogue = true;  // false: plain product, then bias_activation
+  bool hopper_erf_gelu = false;  // BiasGeluErf by gemm_bias_gelu_hopper instead of cuBLASLt + the erf pass
 
   ~Plan() {
     if (desc) cublasLtMatmulDescDestroy(desc);
@@ -54,6 +57,11 @@ struct GemmLt::Plan {
 GemmLt::GemmLt(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
   const char* env = std::getenv("DISTRVIT_GEMM_AUTOTUNE");
   autotune_ = !(env && std::string(env) == "0");
+  if (const char* gelu = std::getenv("DISTRVIT_GEMM_GELU")) {
+    erf_gelu_mode_ = gelu;
+    if (erf_gelu_mode_ != "fused" && erf_gelu_mode_ != "cublas")
+      fail("DISTRVIT_GEMM_GELU", "'{}' is neither 'fused' nor 'cublas'", erf_gelu_mode_);
+  }
   CUBLAS_CHECK(cublasLtCreate(&handle_));
   if (workspace_bytes_ > 0) CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
 }
@@ -122,18 +130,41 @@ GemmLt::Plan& GemmLt::plan_for(const GemmParams& p, cudaStream_t stream) {
   if (!ok) fail("cuBLASLt", "no algorithm for a {}x{}x{} product (lda {}, ldw {}, ldd {})", p.m, p.n, p.k, p.lda, p.ldw, p.ldd);
   plan->algo = results[0].algo;
   if (found_count > 1 && autotune_) autotune(p, *plan, results, found_count, stream);
+  if (p.epilogue == GemmEpilogue::BiasGeluErf) choose_erf_gelu_kernel(p, *plan, stream);
   auto& ref = *plan;
   plans_.emplace(key, std::move(plan));
   return ref;
 }
 
+namespace {
+
+// One untimed call, then the mean of kRepeats back-to-back calls (milliseconds).
+template <typename Launch>
+float time_calls(const Launch& launch, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
+  constexpr int kRepeats = 5;
+  launch();
+  CUDA_CHECK(cudaEventRecord(start, stream));
+  for (int r = 0; r < kRepeats; ++r) launch();
+  CUDA_CHECK(cudaEventRecord(stop, stream));
+  CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  return ms / kRepeats;
+}
+
+bool capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  return capture != cudaStreamCaptureStatusNone;
+}
+
+}  // namespace
+
 // Times each candidate on the real operands (the product is the same for all, so the output stays right)
 // and keeps the fastest. Skipped during graph capture, where nothing can be timed.
 void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int count,
                       cudaStream_t stream) {
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (capture != cudaStreamCaptureStatusNone) return;
+  if (capturing(stream)) return;
   cudaEvent_t start = nullptr, stop = nullptr;
   CUDA_CHECK(cudaEventCreate(&start));
   CUDA_CHECK(cudaEventCreate(&stop));
@@ -146,13 +177,7 @@ void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuri
                             plan.d_layout, p.d, plan.d_layout, &results[i].algo, workspace_, workspace_bytes_, stream);
     };
     if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // a candidate that cannot run is skipped
-    CUDA_CHECK(cudaEventRecord(start, stream));
-    constexpr int kRepeats = 5;
-    for (int r = 0; r < kRepeats; ++r) CUBLAS_CHECK(launch());
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    const float ms = time_calls([&] { CUBLAS_CHECK(launch()); }, stream, start, stop);
     if (ms < best_ms) {
       best_ms = ms;
       plan.algo = results[i].algo;
@@ -162,14 +187,37 @@ void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuri
   cudaEventDestroy(stop);
 }
 
+// The exact GELU: our fused Hopper kernel where it fits and, unless DISTRVIT_GEMM_GELU says which, is faster on
+// this shape than cuBLASLt's product + the erf pass (both timed here on the real operands; under graph capture,
+// where nothing can be timed, the fused kernel).
+void GemmLt::choose_erf_gelu_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream) {
+  plan.hopper_erf_gelu = false;
+  if (erf_gelu_mode_ == "cublas" || !gemm_bias_gelu_hopper_fits(p)) return;
+  if (erf_gelu_mode_ == "fused" || capturing(stream)) {
+    plan.hopper_erf_gelu = true;
+    return;
+  }
+  cudaEvent_t start = nullptr, stop = nullptr;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  const float cublas_ms = time_calls([&] { run_cublas(p, plan, stream); }, stream, start, stop);
+  const float fused_ms = time_calls([&] { gemm_bias_gelu_hopper(p, stream); }, stream, start, stop);
+  plan.hopper_erf_gelu = fused_ms < cublas_ms;
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+}
+
 void GemmLt::run(const GemmParams& params, cudaStream_t stream) {
   if (params.m <= 0 || params.n <= 0) return;
-  GemmParams p = params;
-  if (p.lda == 0) p.lda = p.k;
-  if (p.ldw == 0) p.ldw = p.k;
-  if (p.ldd == 0) p.ldd = p.n;
+  const GemmParams p = with_default_strides(params);
   if (p.epilogue != GemmEpilogue::None && !p.bias) fail("gemm", "a bias epilogue needs a bias pointer");
   Plan& plan = plan_for(p, stream);
+  if (plan.hopper_erf_gelu && gemm_bias_gelu_hopper(p, stream)) return;
+  run_cublas(p, plan, stream);
+}
+
+// The cuBLASLt product with its epilogue, then whatever of the epilogue it could not fuse.
+void GemmLt::run_cublas(const GemmParams& p, Plan& plan, cudaStream_t stream) {
   if (plan.fused_epilogue && p.epilogue != GemmEpilogue::None) {
     const void* bias = p.bias;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
@@ -177,11 +225,14 @@ void GemmLt::run(const GemmParams& params, cudaStream_t stream) {
   const float beta = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, plan.desc, &p.alpha, p.w, plan.w_layout, p.a, plan.a_layout, &beta, p.d,
                               plan.d_layout, p.d, plan.d_layout, &plan.algo, workspace_, workspace_bytes_, stream));
-  if (!plan.fused_epilogue) {
-    const Activation act = p.epilogue == GemmEpilogue::BiasGeluTanh ? Activation::GeluTanh : Activation::None;
-    if (p.ldd != p.n) fail("gemm", "the unfused bias fallback needs contiguous rows (ldd {} != n {})", p.ldd, p.n);
-    bias_activation(p.d, p.bias, p.d_type, p.m, p.n, act, stream);
-  }
+  const Activation act = p.epilogue == GemmEpilogue::BiasGeluTanh  ? Activation::GeluTanh
+                         : p.epilogue == GemmEpilogue::BiasGeluErf ? Activation::GeluErf
+                                                                   : Activation::None;
+  const bool bias_left = !plan.fused_epilogue && p.epilogue != GemmEpilogue::None;
+  const bool erf_left = p.epilogue == GemmEpilogue::BiasGeluErf;  // cuBLASLt fused at most the bias
+  if (!bias_left && !erf_left) return;
+  if (p.ldd != p.n) fail("gemm", "the unfused epilogue pass needs contiguous rows (ldd {} != n {})", p.ldd, p.n);
+  bias_activation(p.d, bias_left ? p.bias : nullptr, p.d_type, p.m, p.n, act, stream);
 }
 
 }  // namespace distrvit::cuda

@@ -6,6 +6,7 @@
 #include "cuda_check.h"
 #include "dtype_util.cuh"
 #include "layernorm.h"
+#include "pdl.cuh"
 
 namespace distrvit::cuda {
 namespace {
@@ -14,6 +15,7 @@ constexpr int kWarpsPerBlock = 4;
 
 template <typename T, int kVec, int kIters>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) layernorm_kernel(LayerNormParams p) {
+  wait_for_preceding_kernels();
   const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= p.rows) return;
@@ -81,7 +83,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) layernorm_kernel(LayerNor
 template <typename T, int kVec, int kIters>
 void launch(const LayerNormParams& p, cudaStream_t stream) {
   const unsigned blocks = (p.rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  layernorm_kernel<T, kVec, kIters><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(p);
+  launch_dependent(layernorm_kernel<T, kVec, kIters>, blocks, kWarpsPerBlock * 32, 0, stream, p);
 }
 
 template <typename T>

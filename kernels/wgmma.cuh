@@ -31,6 +31,11 @@ __host__ __device__ constexpr uint32_t sw128_offset(int row, int col, int rows) 
                   ((((col % 64) / 8) ^ (row % 8)) * 16) + (col % 8) * 2);
 }
 
+// The first 1024-byte boundary at or after a shared-memory address (where SW128 tiles must start).
+__device__ __forceinline__ uint32_t align_1024(uint32_t smem_addr) {
+  return (smem_addr + kSwizzleAtomBytes - 1) & ~uint32_t(kSwizzleAtomBytes - 1);
+}
+
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets, 128-byte swizzle.
 __device__ __forceinline__ uint64_t sw128_descriptor(uint32_t smem_addr, uint32_t leading_bytes,
                                                      uint32_t stride_bytes) {

@@ -3,15 +3,17 @@
 //
 // Precision: matrices (weights and activations between kernels) in options.precision (fp32/fp16/bf16);
 // the residual stream, LayerNorm parameters and statistics, softmax statistics and every accumulation in
-// float32; logits in float32. GELU is timm's exact erf form (a separate in-place kernel after the fc1
-// product with its bias epilogue); DISTRVIT_CUDA_GELU=tanh uses cuBLASLt's fused tanh-GELU epilogue instead.
+// float32; logits in float32. GELU is timm's exact erf form, fused into the fc1 product on Hopper in 16-bit
+// precisions where that times faster (gemm_cublaslt.h), else a separate pass after cuBLASLt's bias epilogue;
+// DISTRVIT_CUDA_GELU=tanh uses cuBLASLt's fused tanh-GELU epilogue instead.
 //
-// The input reaches act_.image outside the graph: forward uploads the float input from a pinned staging buffer;
-// forward_images uploads the uint8 pixels and preprocesses them on the GPU (cuda_preprocess.h).
+// The input reaches act_.cols (the unfolded patches, in the working precision) outside the graph: forward unfolds
+// and converts the float input on the host into a pinned staging buffer and uploads that (patch_staging.h);
+// forward_images uploads the uint8 pixels, preprocesses them on the GPU (cuda_preprocess.h) and unfolds them there.
 //
 // Timing (last_timing): total_ms = CUDA events around the whole forward on the device (input upload from the
-// pinned staging buffer -- for forward_images the pixel upload and the preprocessing --, compute, logits download;
-// not the host copy of the input into that buffer).
+// pinned staging buffer -- for forward_images the pixel upload, the preprocessing and the unfolding --, compute,
+// logits download; not the host's unfolding of the input into that buffer).
 // DISTRVIT_CUDA_TIMING=device: total_ms covers the device compute only (after the upload, before the download),
 // comparable with frameworks timed on an input already on the device (not yet run on a GPU: see BENCHMARKS.md).
 // attention_ms comes from an un-graphed pass with events around each layer's attention: the first forward of a
@@ -59,6 +61,7 @@
 #include "gemm_cublaslt.h"
 #include "layernorm.h"
 #include "patch_embed.h"
+#include "patch_staging.h"
 
 // attention_distr is declared in attention_cuda.h; it is defined (and linked) once kernels/attention_distr.cu
 // exists, which the kernels library globs.
@@ -205,7 +208,7 @@ struct Activations {
   int capacity = 0;
   void* device = nullptr;
   void* host = nullptr;
-  float* image = nullptr;      // [B, C, H, W]
+  float* image = nullptr;      // [B, C, H, W]     forward_images' preprocessed input
   void* cols = nullptr;        // [B*Np, C*P*P] T  unfolded patches
   void* patches = nullptr;     // [B*Np, E] T      patch embeddings
   float* x = nullptr;          // [B*T, E]         residual stream (fp32)
@@ -217,7 +220,7 @@ struct Activations {
   void* pre = nullptr;         // [B, prefix, E] T final-norm prefix tokens
   float* logits = nullptr;     // [B, classes]
   float* probs = nullptr;      // [B, H, T]        class-token attention probabilities
-  float* host_image = nullptr;   // pinned [B, C, H, W]
+  void* host_cols = nullptr;     // pinned [B*Np, C*P*P] T
   float* host_logits = nullptr;  // pinned [B, classes]
   float* host_probs = nullptr;   // pinned [B, H, T]
 };
@@ -246,8 +249,8 @@ class CudaEngine final : public Engine {
   void clear_graphs();
   void* at(void* base, int64_t elements) const { return static_cast<char*>(base) + elements * elsize_; }
 
-  void enqueue(int batch, bool timed);  // the whole forward on stream_, from act_.image on the device
-  void enqueue_image_upload(int batch);  // act_.host_image -> act_.image
+  void enqueue(int batch, bool timed);  // the whole forward on stream_, from act_.cols on the device
+  void enqueue_cols_upload(int batch);   // act_.host_cols -> act_.cols
   void linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
               cuda::GemmEpilogue epilogue);
   void attention(int layer, int batch, bool timed);
@@ -255,7 +258,7 @@ class CudaEngine final : public Engine {
   void* attention_workspace(size_t bytes);
   void fold_lowrank(const AttentionPlan& plan, const std::string& heads);
   const float* distr_projection_on_device(const DistrParams& distr);
-  // Runs enqueue_input (which fills act_.image) and the forward, graphed when possible, timed from before the input.
+  // Runs enqueue_input (which fills act_.cols) and the forward, graphed when possible, timed from before the input.
   Tensor run_forward(int batch, const std::function<void()>& enqueue_input);
   void run_eager(int batch, bool timed, const std::function<void()>& enqueue_input);
   double elapsed_total_ms();
@@ -500,10 +503,10 @@ void CudaEngine::ensure_capacity(int batch) {
   act_.logits = reinterpret_cast<float*>(d + offsets[10]);
   act_.probs = reinterpret_cast<float*>(d + offsets[11]);
 
-  const size_t host_bytes[3] = {align_up(bytes[0]), align_up(bytes[10]), align_up(bytes[11])};
+  const size_t host_bytes[3] = {align_up(bytes[1]), align_up(bytes[10]), align_up(bytes[11])};
   CUDA_CHECK(cudaMallocHost(&act_.host, host_bytes[0] + host_bytes[1] + host_bytes[2]));
   char* h = static_cast<char*>(act_.host);
-  act_.host_image = reinterpret_cast<float*>(h);
+  act_.host_cols = h;
   act_.host_logits = reinterpret_cast<float*>(h + host_bytes[0]);
   act_.host_probs = reinterpret_cast<float*>(h + host_bytes[0] + host_bytes[1]);
   act_.capacity = batch;
@@ -715,12 +718,10 @@ void CudaEngine::enqueue(int batch, bool timed) {
   const int cpp = c.in_chans * c.patch_size * c.patch_size;
   const int rows = batch * t;
   const auto bias_ep = cuda::GemmEpilogue::Bias;
-  const auto fc1_ep = gelu_tanh_ ? cuda::GemmEpilogue::BiasGeluTanh : cuda::GemmEpilogue::Bias;
+  const auto fc1_ep = gelu_tanh_ ? cuda::GemmEpilogue::BiasGeluTanh : cuda::GemmEpilogue::BiasGeluErf;
 
   if (device_timing_) record_timing_event(compute_start_);
-  // Patch embedding: im2col, then cols [B*Np, C*P*P] x patch_w [E, C*P*P]^T + patch_b -> patches [B*Np, E].
-  cuda::im2col_patches(act_.image, act_.cols, dtype_, batch, c.in_chans, c.image_height, c.image_width,
-                       c.patch_size, stream_);
+  // Patch embedding: cols [B*Np, C*P*P] x patch_w [E, C*P*P]^T + patch_b -> patches [B*Np, E].
   linear(act_.cols, cpp, w_.patch_w, w_.patch_b, act_.patches, batch * np, e, cpp, bias_ep);
   cuda::embed_tokens(act_.patches, dtype_, w_.prefix, w_.pos, act_.x, batch, t, prefix, e, stream_);
 
@@ -763,7 +764,6 @@ void CudaEngine::enqueue(int batch, bool timed) {
       cuda::layernorm(p, stream_);
     }
     linear(act_.ln, e, b.fc1_w, b.fc1_b, act_.hidden, r, m, e, fc1_ep);
-    if (!gelu_tanh_) cuda::bias_activation(act_.hidden, nullptr, dtype_, r, m, cuda::Activation::GeluErf, stream_);
     linear(act_.hidden, m, b.fc2_w, b.fc2_b, act_.y, r, e, m, bias_ep);
     {  // x += y; then the next block's norm1, or the final norm of the prefix tokens into pre [B, prefix, E]
       cuda::LayerNormParams p = ln;
@@ -834,11 +834,11 @@ double CudaEngine::elapsed_total_ms() {
   return ms;
 }
 
-void CudaEngine::enqueue_image_upload(int batch) {
+void CudaEngine::enqueue_cols_upload(int batch) {
   const VitConfig& c = model_->config;
-  const size_t image = size_t(c.in_chans) * c.image_height * c.image_width;
-  CUDA_CHECK(cudaMemcpyAsync(act_.image, act_.host_image, size_t(batch) * image * sizeof(float),
-                             cudaMemcpyHostToDevice, stream_));
+  const size_t cols = size_t(c.num_patches()) * c.in_chans * c.patch_size * c.patch_size;
+  CUDA_CHECK(cudaMemcpyAsync(act_.cols, act_.host_cols, size_t(batch) * cols * elsize_, cudaMemcpyHostToDevice,
+                             stream_));
 }
 
 void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& enqueue_input) {
@@ -894,12 +894,13 @@ Tensor CudaEngine::forward(const Tensor& input) {
   const int batch = static_cast<int>(input.shape[0]);
   CUDA_CHECK(cudaSetDevice(options_.cuda_index));
   ensure_capacity(batch);
-  std::memcpy(act_.host_image, input.ptr(), input.data.size() * sizeof(float));
-  return run_forward(batch, [this, batch] { enqueue_image_upload(batch); });
+  stage_patches(input.ptr(), act_.host_cols, options_.precision, batch, c.in_chans, c.image_height, c.image_width,
+                c.patch_size, options_.threads);
+  return run_forward(batch, [this, batch] { enqueue_cols_upload(batch); });
 }
 
-// The pixels go up as uint8 (only those the resize reads) and become act_.image on the GPU; the graphed forward
-// starts from there.
+// The pixels go up as uint8 (only those the resize reads) and become act_.image, then act_.cols, on the GPU; the
+// graphed forward starts from there.
 Tensor CudaEngine::forward_images(const std::vector<const ImageU8*>& images) {
   const VitConfig& c = model_->config;
   const PreprocessConfig& preprocess = c.preprocess;
@@ -912,7 +913,11 @@ Tensor CudaEngine::forward_images(const std::vector<const ImageU8*>& images) {
   image_preprocessor_->stage(images, preprocess);
   const int batch = image_preprocessor_->staged_batch();
   ensure_capacity(batch);
-  return run_forward(batch, [this] { image_preprocessor_->enqueue(act_.image, stream_); });
+  return run_forward(batch, [this, batch, &c] {
+    image_preprocessor_->enqueue(act_.image, stream_);
+    cuda::im2col_patches(act_.image, act_.cols, dtype_, batch, c.in_chans, c.image_height, c.image_width,
+                         c.patch_size, stream_);
+  });
 }
 
 Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_input) {

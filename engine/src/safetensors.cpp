@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "distrvit/error.h"
+#include "float16.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; so must the host be");
 
@@ -81,26 +82,6 @@ uint64_t read_u64_le(const uint8_t* bytes) {
   for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[i];
   return value;
 }
-
-float float_from_bits(uint32_t bits) {
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-float f16_to_float(uint16_t half) {
-  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16;
-  const uint32_t exponent = (half >> 10) & 0x1fu;
-  const uint32_t mantissa = half & 0x3ffu;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24, exact in float32
-    const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
-    return sign ? -magnitude : magnitude;
-  }
-  if (exponent == 0x1f) return float_from_bits(sign | 0x7f800000u | (mantissa << 13));  // inf or nan
-  return float_from_bits(sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
-}
-
-float bf16_to_float(uint16_t bfloat) { return float_from_bits(static_cast<uint32_t>(bfloat) << 16); }
 
 // Reads `count` values of type Source from possibly unaligned bytes and stores convert(value) as float.
 template <typename Source, typename Convert>

@@ -23,7 +23,9 @@
 #include "distrvit/ops_cpu.h"
 #include "distrvit/ops_reference.h"
 #include "elementwise.h"
+#include "float16.h"
 #include "gemm_cublaslt.h"
+#include "gemm_hopper.h"
 #include "layernorm.h"
 #include "patch_embed.h"
 
@@ -196,9 +198,9 @@ Result run_residual_layernorm(const OpCase& c, std::mt19937& rng, cudaStream_t s
   return r;
 }
 
-// dims: m, n, k, lda (0 = k), out f32 (1/0), activation (0 none, 1 erf via bias_activation, 2 tanh epilogue)
+// dims: m, n, k, lda (0 = k), out f32 (1/0), activation (0 none, 1 erf, 2 tanh). Through GemmLt, or (gemm_gelu_hopper
+// rows) straight to the fused Hopper kernel.
 Result run_gemm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
-  cuda::GemmLt& gemm = *g_gemm;
   const int m = c.dims[0], n = c.dims[1], k = c.dims[2];
   const int64_t lda = c.dims[3] ? c.dims[3] : k;
   const DataType out_type = c.dims[4] ? DataType::F32 : c.type;
@@ -224,9 +226,14 @@ Result run_gemm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   p.bias = db.get();
   p.ab_type = c.type;
   p.d_type = out_type;
-  p.epilogue = act == 2 ? cuda::GemmEpilogue::BiasGeluTanh : cuda::GemmEpilogue::Bias;
-  gemm.run(p, s);
-  if (act == 1) cuda::bias_activation(out.get(), nullptr, out_type, m, n, cuda::Activation::GeluErf, s);
+  p.epilogue = act == 2   ? cuda::GemmEpilogue::BiasGeluTanh
+               : act == 1 ? cuda::GemmEpilogue::BiasGeluErf
+                          : cuda::GemmEpilogue::Bias;
+  if (c.op == "gemm_gelu_hopper") {
+    if (!cuda::gemm_bias_gelu_hopper(p, s)) fail("gemm_gelu_hopper", "the kernel refused a shape it should take");
+  } else {
+    g_gemm->run(p, s);
+  }
   return {out.read(), ref};
 }
 
@@ -305,7 +312,7 @@ Result run_convert(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
 const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, cudaStream_t)>>& runners() {
   static const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, cudaStream_t)>> table{
       {"layernorm", run_layernorm},   {"residual_layernorm", run_residual_layernorm},
-      {"gemm", run_gemm},             {"bias_gelu", run_bias_gelu},
+      {"gemm", run_gemm},             {"gemm_gelu_hopper", run_gemm}, {"bias_gelu", run_bias_gelu},
       {"patch_embed", run_patch_embed}, {"embed_tokens", run_embed_tokens},
       {"convert", run_convert}};
   return table;
@@ -329,6 +336,13 @@ std::vector<OpCase> cases() {
              {3, 1000, 192, 0, 1, 0},   {5, 192, 192, 7 * 192, 0, 0}, {197, 768, 192, 0, 0, 1},
              {45, 130, 64, 0, 0, 1},    {197, 768, 192, 0, 0, 2}})
       table.push_back({"gemm", t, d, mm});
+    // gemm_gelu_hopper: m, n, k, lda, 0, 1. Every tile configuration (64 x 64, 64 x 128, 128 x 128), row and column
+    // tails, a strided a.
+    if (t != DataType::F32 && cuda::gemm_hopper_available())
+      for (const std::vector<int>& d : std::vector<std::vector<int>>{
+               {197, 768, 192, 0, 0, 1}, {37, 72, 64, 0, 0, 1},   {300, 3072, 768, 0, 0, 1},
+               {1100, 2048, 128, 0, 0, 1}, {5, 200, 192, 7 * 192, 0, 1}, {1, 8, 64, 0, 0, 1}})
+        table.push_back({"gemm_gelu_hopper", t, d, mm});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{41, 64}, {13, 77}})
       table.push_back({"bias_gelu", t, d, threshold(t, 1e-11, 2e-7, 1e-5)});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{2, 3, 48, 16, 64}, {3, 3, 42, 14, 40}})
@@ -356,6 +370,8 @@ TEST_CASE("ops: every kernel against its CPU reference (f32, f16, bf16)") {
   CUDA_CHECK(cudaStreamCreate(&stream));
   cuda::GemmLt gemm;
   g_gemm = &gemm;
+  if (!cuda::gemm_hopper_available())
+    std::printf("  gemm_gelu_hopper rows skipped: no sm_90a build or compute capability 9.0 device\n");
   int failures = 0;
   for (const OpCase& c : cases()) {
     double err = INFINITY;
@@ -377,6 +393,28 @@ TEST_CASE("ops: every kernel against its CPU reference (f32, f16, bf16)") {
   g_gemm = nullptr;
   CUDA_CHECK(cudaStreamDestroy(stream));
   std::printf("  %d of %zu rows failed\n", failures, cases().size());
+}
+
+// The host encoders that stage the GPU input (patch_staging.h) round as CUDA's own conversions do: no device needed.
+TEST_CASE("ops: host fp16 / bf16 encoders equal CUDA's conversions") {
+  std::mt19937 rng(11);
+  int mismatches = 0;
+  for (int i = 0; i < 1 << 20; ++i) {
+    const uint32_t bits = rng();
+    float v;
+    std::memcpy(&v, &bits, 4);
+    if (std::isnan(v)) continue;
+    const float scaled = v * 0x1p-100f;  // also many values in fp16's range
+    for (const float x : {v, scaled}) {
+      const __half h = __float2half_rn(x);
+      const __nv_bfloat16 bf = __float2bfloat16_rn(x);
+      uint16_t h_bits, bf_bits;
+      std::memcpy(&h_bits, &h, 2);
+      std::memcpy(&bf_bits, &bf, 2);
+      mismatches += float_to_f16(x) != h_bits || float_to_bf16(x) != bf_bits;
+    }
+  }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("ops: layernorm rejects a dim over 2048") {
