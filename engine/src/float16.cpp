@@ -3,6 +3,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define DISTRVIT_X86_F16C 1
 #endif
@@ -39,8 +40,12 @@ __attribute__((target("avx,f16c"))) void floats_to_f16_f16c(const float* src, ui
   for (; i < count; ++i) dst[i] = float_to_f16(src[i]);
 }
 
+// clang 14's __builtin_cpu_supports knows "avx" (which includes the OS saving ymm state) but not "f16c".
 bool cpu_has_f16c() {
-  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  }();
   return has;
 }
 #endif
