@@ -99,7 +99,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     tma::barrier_init_fence();
   }
   __syncthreads();
-  wait_for_preceding_kernels();  // q, k, v are the previous kernels' output
+  wait_then_release_next_kernel();  // q, k, v are the previous kernels' output
   const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
   if (tid == copier) {
     tma::arrive_expect_bytes(q_landed, Cfg::kQCopyBytes);

@@ -23,7 +23,7 @@ __device__ __forceinline__ float activate(float v) {
 // x [rows, cols]; each thread handles kVec consecutive elements of one row.
 template <typename T, int kVec, Activation kAct>
 __global__ void bias_activation_kernel(T* __restrict__ x, const T* __restrict__ bias, int64_t rows, int cols) {
-  wait_for_preceding_kernels();
+  wait_then_release_next_kernel();
   const int vecs_per_row = cols / kVec;
   const int64_t total = rows * vecs_per_row;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -61,7 +61,7 @@ template <typename T>
 __global__ void embed_tokens_kernel(const T* __restrict__ patches, const float* __restrict__ prefix_tokens,
                                     const float* __restrict__ pos_embed, float* __restrict__ x, int batch,
                                     int tokens, int prefix, int dim) {
-  wait_for_preceding_kernels();
+  wait_then_release_next_kernel();
   const int64_t total = int64_t(batch) * tokens * dim;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {

@@ -44,7 +44,7 @@ struct GemmLt::Plan {
   cublasLtMatrixLayout_t w_layout = nullptr, a_layout = nullptr, d_layout = nullptr;
   cublasLtMatmulAlgo_t algo{};
   bool fused_epilogue = true;  // false: plain product, then bias_activation
-  bool hopper_erf_gelu = false;  // BiasGeluErf by gemm_bias_gelu_hopper instead of cuBLASLt + the erf pass
+  bool hopper = false;  // by gemm_bias_hopper instead of cuBLASLt (+ the erf pass for BiasGeluErf)
 
   ~Plan() {
     if (desc) cublasLtMatmulDescDestroy(desc);
@@ -57,10 +57,10 @@ struct GemmLt::Plan {
 GemmLt::GemmLt(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
   const char* env = std::getenv("DISTRVIT_GEMM_AUTOTUNE");
   autotune_ = !(env && std::string(env) == "0");
-  if (const char* gelu = std::getenv("DISTRVIT_GEMM_GELU")) {
-    erf_gelu_mode_ = gelu;
-    if (erf_gelu_mode_ != "fused" && erf_gelu_mode_ != "cublas")
-      fail("DISTRVIT_GEMM_GELU", "'{}' is neither 'fused' nor 'cublas'", erf_gelu_mode_);
+  if (const char* kernel = std::getenv("DISTRVIT_GEMM_KERNEL")) {
+    kernel_mode_ = kernel;
+    if (kernel_mode_ != "hopper" && kernel_mode_ != "cublas")
+      fail("DISTRVIT_GEMM_KERNEL", "'{}' is neither 'hopper' nor 'cublas'", kernel_mode_);
   }
   CUBLAS_CHECK(cublasLtCreate(&handle_));
   if (workspace_bytes_ > 0) CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
@@ -130,7 +130,7 @@ GemmLt::Plan& GemmLt::plan_for(const GemmParams& p, cudaStream_t stream) {
   if (!ok) fail("cuBLASLt", "no algorithm for a {}x{}x{} product (lda {}, ldw {}, ldd {})", p.m, p.n, p.k, p.lda, p.ldw, p.ldd);
   plan->algo = results[0].algo;
   if (found_count > 1 && autotune_) autotune(p, *plan, results, found_count, stream);
-  if (p.epilogue == GemmEpilogue::BiasGeluErf) choose_erf_gelu_kernel(p, *plan, stream);
+  choose_kernel(p, *plan, stream);
   auto& ref = *plan;
   plans_.emplace(key, std::move(plan));
   return ref;
@@ -138,24 +138,41 @@ GemmLt::Plan& GemmLt::plan_for(const GemmParams& p, cudaStream_t stream) {
 
 namespace {
 
-// One untimed call, then the mean of kRepeats back-to-back calls (milliseconds).
-template <typename Launch>
-float time_calls(const Launch& launch, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
-  constexpr int kRepeats = 5;
-  launch();
-  CUDA_CHECK(cudaEventRecord(start, stream));
-  for (int r = 0; r < kRepeats; ++r) launch();
-  CUDA_CHECK(cudaEventRecord(stop, stream));
-  CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  return ms / kRepeats;
-}
-
 bool capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
   return capture != cudaStreamCaptureStatusNone;
+}
+
+// Milliseconds per call, from a CUDA graph of kCalls back-to-back calls launched kLaunches times after one untimed
+// launch: in a graph, as in the forward, launch overhead is small and dependent launches overlap, where eager calls
+// at batch 1 mostly time their launches.
+template <typename Launch>
+float time_calls_in_graph(const Launch& launch, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
+  constexpr int kCalls = 10, kLaunches = 3;
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    for (int i = 0; i < kCalls; ++i) launch();
+  } catch (...) {
+    cudaStreamEndCapture(stream, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    throw;
+  }
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  CUDA_CHECK(cudaGraphDestroy(graph));
+  CUDA_CHECK(instantiated);
+  CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  CUDA_CHECK(cudaEventRecord(start, stream));
+  for (int i = 0; i < kLaunches; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  CUDA_CHECK(cudaEventRecord(stop, stream));
+  CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  CUDA_CHECK(cudaGraphExecDestroy(exec));
+  return ms / (kCalls * kLaunches);
 }
 
 }  // namespace
@@ -177,7 +194,7 @@ void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuri
                             plan.d_layout, p.d, plan.d_layout, &results[i].algo, workspace_, workspace_bytes_, stream);
     };
     if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // a candidate that cannot run is skipped
-    const float ms = time_calls([&] { CUBLAS_CHECK(launch()); }, stream, start, stop);
+    const float ms = time_calls_in_graph([&] { CUBLAS_CHECK(launch()); }, stream, start, stop);
     if (ms < best_ms) {
       best_ms = ms;
       plan.algo = results[i].algo;
@@ -187,22 +204,22 @@ void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuri
   cudaEventDestroy(stop);
 }
 
-// The exact GELU: our fused Hopper kernel where it fits and, unless DISTRVIT_GEMM_GELU says which, is faster on
-// this shape than cuBLASLt's product + the erf pass (both timed here on the real operands; under graph capture,
-// where nothing can be timed, the fused kernel).
-void GemmLt::choose_erf_gelu_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream) {
-  plan.hopper_erf_gelu = false;
-  if (erf_gelu_mode_ == "cublas" || !gemm_bias_gelu_hopper_fits(p)) return;
-  if (erf_gelu_mode_ == "fused" || capturing(stream)) {
-    plan.hopper_erf_gelu = true;
+// Our Hopper kernel where it fits and, unless DISTRVIT_GEMM_KERNEL says which, it is faster on this shape than
+// cuBLASLt's product (+ the erf pass for the exact GELU). Both are timed here on the real operands; under graph
+// capture, where nothing can be timed, ours.
+void GemmLt::choose_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream) {
+  plan.hopper = false;
+  if (kernel_mode_ == "cublas" || !gemm_bias_hopper_fits(p)) return;
+  if (kernel_mode_ == "hopper" || capturing(stream)) {
+    plan.hopper = true;
     return;
   }
   cudaEvent_t start = nullptr, stop = nullptr;
   CUDA_CHECK(cudaEventCreate(&start));
   CUDA_CHECK(cudaEventCreate(&stop));
-  const float cublas_ms = time_calls([&] { run_cublas(p, plan, stream); }, stream, start, stop);
-  const float fused_ms = time_calls([&] { gemm_bias_gelu_hopper(p, stream); }, stream, start, stop);
-  plan.hopper_erf_gelu = fused_ms < cublas_ms;
+  const float cublas_ms = time_calls_in_graph([&] { run_cublas(p, plan, stream); }, stream, start, stop);
+  const float hopper_ms = time_calls_in_graph([&] { gemm_bias_hopper(p, stream); }, stream, start, stop);
+  plan.hopper = hopper_ms < cublas_ms;
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
 }
@@ -212,7 +229,7 @@ void GemmLt::run(const GemmParams& params, cudaStream_t stream) {
   const GemmParams p = with_default_strides(params);
   if (p.epilogue != GemmEpilogue::None && !p.bias) fail("gemm", "a bias epilogue needs a bias pointer");
   Plan& plan = plan_for(p, stream);
-  if (plan.hopper_erf_gelu && gemm_bias_gelu_hopper(p, stream)) return;
+  if (plan.hopper && gemm_bias_hopper(p, stream)) return;
   run_cublas(p, plan, stream);
 }
 

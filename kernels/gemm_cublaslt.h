@@ -4,9 +4,9 @@
 // a, w and d row-major with leading dimensions lda, ldw, ldd (elements). Accumulation in float32
 // (CUBLAS_COMPUTE_32F; no TF32 for float32 inputs). The bias has the dtype of d.
 // An epilogue that cuBLASLt has no kernel for falls back to a plain product + bias_activation (elementwise.h).
-// The exact (erf) GELU, which cuBLASLt lacks, runs as our fused Hopper kernel (gemm_hopper.h) or as cuBLASLt's bias
-// epilogue + an erf pass, whichever timed faster on the first call of the shape (DISTRVIT_GEMM_GELU=fused|cublas
-// forces one).
+// The exact (erf) GELU, which cuBLASLt lacks, is cuBLASLt's bias epilogue + an erf pass.
+// 16-bit products with a bias (and the erf GELU) may instead run on our Hopper kernel (gemm_hopper.h): whichever
+// timed faster on the first call of the shape, in a CUDA graph (DISTRVIT_GEMM_KERNEL=hopper|cublas forces one).
 // CPU reference: linear_cpu in distrvit/ops_cpu.h; tested in tests/gpu/test_ops_gpu.cpp ("gemm_*").
 #pragma once
 #include <cublasLt.h>
@@ -64,14 +64,14 @@ class GemmLt {
   Plan& plan_for(const GemmParams& p, cudaStream_t stream);
   void autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int count,
                 cudaStream_t stream);
-  void choose_erf_gelu_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream);
+  void choose_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream);
   void run_cublas(const GemmParams& p, Plan& plan, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   bool autotune_ = true;  // DISTRVIT_GEMM_AUTOTUNE=0: take cuBLASLt's first heuristic choice
-  std::string erf_gelu_mode_;  // DISTRVIT_GEMM_GELU: "fused", "cublas" or empty (timed)
+  std::string kernel_mode_;  // DISTRVIT_GEMM_KERNEL: "hopper", "cublas" or empty (timed)
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

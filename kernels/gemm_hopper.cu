@@ -1,10 +1,10 @@
-// d = gelu_erf(a w^T + bias) on wgmma, fed by TMA (gemm_hopper.h).
+// d = a w^T + bias, or gelu_erf of it, on wgmma, fed by TMA (gemm_hopper.h).
 //
 // One thread block per [BM x BN] tile of d, BM = 64 per consumer warpgroup. A producer warp streams the k-slabs
 // a[m0 : m0 + BM, 64 kt : 64 kt + 64] and w[n0 : n0 + BN, same columns] into a kStages-deep ring of SW128 tiles
 // (wgmma.cuh), tracked by a "full" and an "empty" mbarrier per stage. Each consumer warpgroup multiplies its 64 rows
 // by the slab (4 wgmma k-steps of 16, both operands K-major from shared memory), keeps one slab's products in flight
-// and releases the slab before, then adds the bias, applies the GELU in fp32 and stores d once. Rows past m and
+// and releases the slab before, then adds the bias, applies the GELU (if asked) in fp32 and stores d once. Rows past m and
 // w rows past n arrive from TMA as zeros and are never stored.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -54,9 +54,9 @@ struct Pair<__nv_bfloat16> {
   static __device__ __forceinline__ type from_float2(float2 v) { return __float22bfloat162_rn(v); }
 };
 
-template <typename T, typename Cfg>
+template <typename T, typename Cfg, bool kGelu>
 __global__ void __launch_bounds__(Cfg::kThreads)
-    gemm_bias_gelu_kernel(const __grid_constant__ GemmMaps maps, const T* __restrict__ bias, T* __restrict__ d, int m,
+    gemm_bias_kernel(const __grid_constant__ GemmMaps maps, const T* __restrict__ bias, T* __restrict__ d, int m,
                           int n, int k_slabs, int64_t ldd) {
 #if defined(DISTRVIT_HAS_WGMMA)
   constexpr int BM = Cfg::kBlockM, BN = Cfg::kBlockN, S = Cfg::kStages;
@@ -78,7 +78,7 @@ __global__ void __launch_bounds__(Cfg::kThreads)
     tma::barrier_init_fence();
   }
   __syncthreads();
-  wait_for_preceding_kernels();  // a is the previous kernel's output
+  wait_then_release_next_kernel();  // a is the previous kernel's output
 
   if (tid >= kConsumerThreads) {  // the producer warp: one lane issues every copy
     if (tid == kConsumerThreads) {
@@ -131,17 +131,18 @@ __global__ void __launch_bounds__(Cfg::kThreads)
     for (int half = 0; half < 2; ++half) {
       const int row = row0 + 8 * half;
       if (row < m) {
-        const float2 v = make_float2(gelu_erf(acc[4 * i + 2 * half] + b.x), gelu_erf(acc[4 * i + 2 * half + 1] + b.y));
+        float2 v = make_float2(acc[4 * i + 2 * half] + b.x, acc[4 * i + 2 * half + 1] + b.y);
+        if constexpr (kGelu) v = make_float2(gelu_erf(v.x), gelu_erf(v.y));
         *reinterpret_cast<typename P::type*>(d + int64_t(row) * ldd + col) = P::from_float2(v);
       }
     }
   }
 #else
-  __trap();  // built without sm_90a: the host never launches this (gemm_bias_gelu_hopper_fits)
+  __trap();  // built without sm_90a: the host never launches this (gemm_bias_hopper_fits)
 #endif
 }
 
-template <typename T, typename Cfg>
+template <typename T, typename Cfg, bool kGelu>
 bool launch(const GemmParams& p, cudaStream_t stream) {
   constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
   GemmMaps maps;
@@ -149,7 +150,7 @@ bool launch(const GemmParams& p, cudaStream_t stream) {
   if (!tma::encode_view(maps.a, kBf16, p.a, p.k, p.m, 1, 1, p.lda, 0, 0, Cfg::kBlockM) ||
       !tma::encode_view(maps.w, kBf16, p.w, p.k, p.n, 1, 1, p.ldw, 0, 0, Cfg::kBlockN))
     return false;
-  constexpr auto kernel = gemm_bias_gelu_kernel<T, Cfg>;
+  constexpr auto kernel = gemm_bias_kernel<T, Cfg, kGelu>;
   allow_dynamic_smem<kernel>(Cfg::kSmemBytes);
   const dim3 grid((p.n + Cfg::kBlockN - 1) / Cfg::kBlockN, (p.m + Cfg::kBlockM - 1) / Cfg::kBlockM);
   launch_dependent(kernel, grid, Cfg::kThreads, Cfg::kSmemBytes, stream, maps, static_cast<const T*>(p.bias),
@@ -168,12 +169,17 @@ int sm_count() {
 }
 
 // Tiles of 128 x 128 where they fill the GPU; 64-row tiles, then 64 x 64, where fewer would leave SMs idle.
-template <typename T>
+template <typename T, bool kGelu>
 bool dispatch(const GemmParams& p, cudaStream_t stream) {
   const auto tiles = [&](int bm, int bn) { return int64_t((p.m + bm - 1) / bm) * ((p.n + bn - 1) / bn); };
-  if (tiles(128, 128) >= sm_count()) return launch<T, GemmConfig<2, 128, 3>>(p, stream);  // 2 blocks per SM
-  if (tiles(64, 128) >= sm_count() / 2) return launch<T, GemmConfig<1, 128, 4>>(p, stream);
-  return launch<T, GemmConfig<1, 64, 4>>(p, stream);
+  if (tiles(128, 128) >= sm_count()) return launch<T, GemmConfig<2, 128, 3>, kGelu>(p, stream);  // 2 blocks per SM
+  if (tiles(64, 128) >= sm_count() / 2) return launch<T, GemmConfig<1, 128, 4>, kGelu>(p, stream);
+  return launch<T, GemmConfig<1, 64, 4>, kGelu>(p, stream);
+}
+
+template <typename T>
+bool dispatch_epilogue(const GemmParams& p, cudaStream_t stream) {
+  return p.epilogue == GemmEpilogue::BiasGeluErf ? dispatch<T, true>(p, stream) : dispatch<T, false>(p, stream);
 }
 
 bool aligned(const void* ptr, size_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
@@ -182,19 +188,20 @@ bool aligned(const void* ptr, size_t bytes) { return reinterpret_cast<uintptr_t>
 
 bool gemm_hopper_available() { return hopper::available(); }
 
-bool gemm_bias_gelu_hopper_fits(const GemmParams& params) {
+bool gemm_bias_hopper_fits(const GemmParams& params) {
   const GemmParams p = with_default_strides(params);
   const bool sixteen_bit = p.ab_type == DataType::F16 || p.ab_type == DataType::BF16;
-  return gemm_hopper_available() && sixteen_bit && p.d_type == p.ab_type && p.alpha == 1.0f && p.bias && p.m > 0 &&
+  const bool epilogue = p.epilogue == GemmEpilogue::Bias || p.epilogue == GemmEpilogue::BiasGeluErf;
+  return gemm_hopper_available() && sixteen_bit && epilogue && p.d_type == p.ab_type && p.alpha == 1.0f && p.bias && p.m > 0 &&
          p.n > 0 && p.k > 0 && p.k % kSlabCols == 0 && p.n % 8 == 0 && p.lda % 8 == 0 && p.ldw % 8 == 0 &&
          p.ldd % 2 == 0 && p.ldd >= p.n && (p.m + 63) / 64 <= 65535 && aligned(p.a, 16) && aligned(p.w, 16) &&
          aligned(p.d, 4) && aligned(p.bias, 4);
 }
 
-bool gemm_bias_gelu_hopper(const GemmParams& params, cudaStream_t stream) {
-  if (!gemm_bias_gelu_hopper_fits(params)) return false;
+bool gemm_bias_hopper(const GemmParams& params, cudaStream_t stream) {
+  if (!gemm_bias_hopper_fits(params)) return false;
   const GemmParams p = with_default_strides(params);
-  return p.ab_type == DataType::F16 ? dispatch<__half>(p, stream) : dispatch<__nv_bfloat16>(p, stream);
+  return p.ab_type == DataType::F16 ? dispatch_epilogue<__half>(p, stream) : dispatch_epilogue<__nv_bfloat16>(p, stream);
 }
 
 }  // namespace distrvit::cuda

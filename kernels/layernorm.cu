@@ -15,7 +15,7 @@ constexpr int kWarpsPerBlock = 4;
 
 template <typename T, int kVec, int kIters>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) layernorm_kernel(LayerNormParams p) {
-  wait_for_preceding_kernels();
+  wait_then_release_next_kernel();
   const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= p.rows) return;

@@ -7,9 +7,10 @@
 // precisions where that times faster (gemm_cublaslt.h), else a separate pass after cuBLASLt's bias epilogue;
 // DISTRVIT_CUDA_GELU=tanh uses cuBLASLt's fused tanh-GELU epilogue instead.
 //
-// The input reaches act_.cols (the unfolded patches, in the working precision) outside the graph: forward unfolds
-// and converts the float input on the host into a pinned staging buffer and uploads that (patch_staging.h);
-// forward_images uploads the uint8 pixels, preprocesses them on the GPU (cuda_preprocess.h) and unfolds them there.
+// The input reaches act_.cols (the unfolded patches, in the working precision) in two ways: forward unfolds and
+// converts the float input on the host into a pinned staging buffer, whose upload is the graph's first node
+// (patch_staging.h); forward_images uploads the uint8 pixels, preprocesses them on the GPU (cuda_preprocess.h) and
+// unfolds them there, outside the graph.
 //
 // Timing (last_timing): total_ms = CUDA events around the whole forward on the device (input upload from the
 // pinned staging buffer -- for forward_images the pixel upload, the preprocessing and the unfolding --, compute,
@@ -241,7 +242,8 @@ class CudaEngine final : public Engine {
   const VitModel& model() const override { return *model_; }
 
  private:
-  using GraphKey = std::tuple<int, std::string, int>;  // batch, plan signature, captured layer
+  // batch, plan signature, captured layer, input upload in the graph
+  using GraphKey = std::tuple<int, std::string, int, bool>;
 
   void upload_weights();
   void ensure_capacity(int batch);
@@ -259,11 +261,12 @@ class CudaEngine final : public Engine {
   void fold_lowrank(const AttentionPlan& plan, const std::string& heads);
   const float* distr_projection_on_device(const DistrParams& distr);
   // Runs enqueue_input (which fills act_.cols) and the forward, graphed when possible, timed from before the input.
-  Tensor run_forward(int batch, const std::function<void()>& enqueue_input);
+  // input_capturable: enqueue_input does the same copies every call, so it can be part of the graph.
+  Tensor run_forward(int batch, const std::function<void()>& enqueue_input, bool input_capturable);
   void run_eager(int batch, bool timed, const std::function<void()>& enqueue_input);
   double elapsed_total_ms();
   void record_timing_event(cudaEvent_t event);
-  cudaGraphExec_t capture(int batch);
+  cudaGraphExec_t capture(int batch, const std::function<void()>* enqueue_input);
   int captured_layer() const { return capture_layer_ >= 0 && capture_layer_ < model_->config.depth ? capture_layer_ : -1; }
 
   std::shared_ptr<const VitModel> model_;
@@ -858,12 +861,14 @@ void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& e
   }
 }
 
-// Captures the forward for `batch` into an executable graph; null (and a note on stderr) when capture fails.
-cudaGraphExec_t CudaEngine::capture(int batch) {
+// Captures the forward for `batch`, after enqueue_input where given, into an executable graph; null (and a note on
+// stderr) when capture fails.
+cudaGraphExec_t CudaEngine::capture(int batch, const std::function<void()>* enqueue_input) {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
   try {
+    if (enqueue_input) (*enqueue_input)();
     enqueue(batch, false);
   } catch (const Error& error) {
     cudaStreamEndCapture(stream_, &graph);
@@ -896,7 +901,7 @@ Tensor CudaEngine::forward(const Tensor& input) {
   ensure_capacity(batch);
   stage_patches(input.ptr(), act_.host_cols, options_.precision, batch, c.in_chans, c.image_height, c.image_width,
                 c.patch_size, options_.threads);
-  return run_forward(batch, [this, batch] { enqueue_cols_upload(batch); });
+  return run_forward(batch, [this, batch] { enqueue_cols_upload(batch); }, true);
 }
 
 // The pixels go up as uint8 (only those the resize reads) and become act_.image, then act_.cols, on the GPU; the
@@ -917,12 +922,12 @@ Tensor CudaEngine::forward_images(const std::vector<const ImageU8*>& images) {
     image_preprocessor_->enqueue(act_.image, stream_);
     cuda::im2col_patches(act_.image, act_.cols, dtype_, batch, c.in_chans, c.image_height, c.image_width,
                          c.patch_size, stream_);
-  });
+  }, false);  // the pixel upload's size depends on the images
 }
 
-Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_input) {
+Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_input, bool input_capturable) {
   const VitConfig& c = model_->config;
-  const GraphKey key{batch, plan_signature_, captured_layer()};
+  const GraphKey key{batch, plan_signature_, captured_layer(), input_capturable};
   auto found = graphs_.find(key);
   if (!graphs_enabled_) {
     run_eager(batch, true, enqueue_input);
@@ -930,12 +935,12 @@ Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_i
     run_eager(batch, false, enqueue_input);  // warm-up: algorithm choices, cuDNN plans, lazily allocated workspaces
     run_eager(batch, true, enqueue_input);
     attention_ms_[key] = timing_.attention_ms;
-    graphs_[key] = capture(batch);
+    graphs_[key] = capture(batch, input_capturable ? &enqueue_input : nullptr);
   } else if (found->second == nullptr) {
     run_eager(batch, true, enqueue_input);
   } else {
     CUDA_CHECK(cudaEventRecord(start_, stream_));
-    enqueue_input();
+    if (!input_capturable) enqueue_input();
     CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
     CUDA_CHECK(cudaEventRecord(stop_, stream_));
     CUDA_CHECK(cudaEventSynchronize(stop_));

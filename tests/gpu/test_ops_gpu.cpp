@@ -198,8 +198,8 @@ Result run_residual_layernorm(const OpCase& c, std::mt19937& rng, cudaStream_t s
   return r;
 }
 
-// dims: m, n, k, lda (0 = k), out f32 (1/0), activation (0 none, 1 erf, 2 tanh). Through GemmLt, or (gemm_gelu_hopper
-// rows) straight to the fused Hopper kernel.
+// dims: m, n, k, lda (0 = k), out f32 (1/0), activation (0 none, 1 erf, 2 tanh). Through GemmLt, or (gemm_hopper
+// rows) straight to our Hopper kernel.
 Result run_gemm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   const int m = c.dims[0], n = c.dims[1], k = c.dims[2];
   const int64_t lda = c.dims[3] ? c.dims[3] : k;
@@ -229,8 +229,8 @@ Result run_gemm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   p.epilogue = act == 2   ? cuda::GemmEpilogue::BiasGeluTanh
                : act == 1 ? cuda::GemmEpilogue::BiasGeluErf
                           : cuda::GemmEpilogue::Bias;
-  if (c.op == "gemm_gelu_hopper") {
-    if (!cuda::gemm_bias_gelu_hopper(p, s)) fail("gemm_gelu_hopper", "the kernel refused a shape it should take");
+  if (c.op == "gemm_hopper") {
+    if (!cuda::gemm_bias_hopper(p, s)) fail("gemm_hopper", "the kernel refused a shape it should take");
   } else {
     g_gemm->run(p, s);
   }
@@ -312,7 +312,7 @@ Result run_convert(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
 const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, cudaStream_t)>>& runners() {
   static const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, cudaStream_t)>> table{
       {"layernorm", run_layernorm},   {"residual_layernorm", run_residual_layernorm},
-      {"gemm", run_gemm},             {"gemm_gelu_hopper", run_gemm}, {"bias_gelu", run_bias_gelu},
+      {"gemm", run_gemm},             {"gemm_hopper", run_gemm}, {"bias_gelu", run_bias_gelu},
       {"patch_embed", run_patch_embed}, {"embed_tokens", run_embed_tokens},
       {"convert", run_convert}};
   return table;
@@ -336,13 +336,15 @@ std::vector<OpCase> cases() {
              {3, 1000, 192, 0, 1, 0},   {5, 192, 192, 7 * 192, 0, 0}, {197, 768, 192, 0, 0, 1},
              {45, 130, 64, 0, 0, 1},    {197, 768, 192, 0, 0, 2}})
       table.push_back({"gemm", t, d, mm});
-    // gemm_gelu_hopper: m, n, k, lda, 0, 1. Every tile configuration (64 x 64, 64 x 128, 128 x 128), row and column
-    // tails, a strided a.
+    // gemm_hopper: m, n, k, lda, 0, activation (0 or 1). Every tile configuration (64 x 64, 64 x 128, 128 x 128),
+    // row and column tails, a strided a (the last block's class-token rows).
     if (t != DataType::F32 && cuda::gemm_hopper_available())
       for (const std::vector<int>& d : std::vector<std::vector<int>>{
-               {197, 768, 192, 0, 0, 1}, {37, 72, 64, 0, 0, 1},   {300, 3072, 768, 0, 0, 1},
-               {1100, 2048, 128, 0, 0, 1}, {5, 200, 192, 7 * 192, 0, 1}, {1, 8, 64, 0, 0, 1}})
-        table.push_back({"gemm_gelu_hopper", t, d, mm});
+               {197, 768, 192, 0, 0, 1}, {37, 72, 64, 0, 0, 1},     {300, 3072, 768, 0, 0, 1},
+               {1100, 2048, 128, 0, 0, 1}, {5, 200, 192, 7 * 192, 0, 1}, {1, 8, 64, 0, 0, 1},
+               {197, 576, 192, 0, 0, 0}, {197, 192, 768, 0, 0, 0},   {1100, 2304, 768, 0, 0, 0},
+               {3, 200, 192, 197 * 192, 0, 0}, {45, 136, 64, 0, 0, 0}})
+        table.push_back({"gemm_hopper", t, d, mm});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{41, 64}, {13, 77}})
       table.push_back({"bias_gelu", t, d, threshold(t, 1e-11, 2e-7, 1e-5)});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{2, 3, 48, 16, 64}, {3, 3, 42, 14, 40}})
@@ -371,7 +373,7 @@ TEST_CASE("ops: every kernel against its CPU reference (f32, f16, bf16)") {
   cuda::GemmLt gemm;
   g_gemm = &gemm;
   if (!cuda::gemm_hopper_available())
-    std::printf("  gemm_gelu_hopper rows skipped: no sm_90a build or compute capability 9.0 device\n");
+    std::printf("  gemm_hopper rows skipped: no sm_90a build or compute capability 9.0 device\n");
   int failures = 0;
   for (const OpCase& c : cases()) {
     double err = INFINITY;
