@@ -4,8 +4,8 @@
 // a[m0 : m0 + BM, 64 kt : 64 kt + 64] and w[n0 : n0 + BN, same columns] into a kStages-deep ring of SW128 tiles
 // (wgmma.cuh), tracked by a "full" and an "empty" mbarrier per stage. Each consumer warpgroup multiplies its 64 rows
 // by the slab (4 wgmma k-steps of 16, both operands K-major from shared memory), keeps one slab's products in flight
-// and releases the slab before, then adds the bias, applies the GELU (if asked) in fp32 and stores d once. Rows past m and
-// w rows past n arrive from TMA as zeros and are never stored.
+// and releases the slab before, then adds the bias, applies the GELU (if asked) in fp32 and stores d once. Rows past
+// m and w rows past n arrive from TMA as zeros and are never stored.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -57,7 +57,7 @@ struct Pair<__nv_bfloat16> {
 template <typename T, typename Cfg, bool kGelu>
 __global__ void __launch_bounds__(Cfg::kThreads)
     gemm_bias_kernel(const __grid_constant__ GemmMaps maps, const T* __restrict__ bias, T* __restrict__ d, int m,
-                          int n, int k_slabs, int64_t ldd) {
+                     int n, int k_slabs, int64_t ldd) {
 #if defined(DISTRVIT_HAS_WGMMA)
   constexpr int BM = Cfg::kBlockM, BN = Cfg::kBlockN, S = Cfg::kStages;
   constexpr int kConsumerThreads = 128 * Cfg::kConsumers;
@@ -192,8 +192,8 @@ bool gemm_bias_hopper_fits(const GemmParams& params) {
   const GemmParams p = with_default_strides(params);
   const bool sixteen_bit = p.ab_type == DataType::F16 || p.ab_type == DataType::BF16;
   const bool epilogue = p.epilogue == GemmEpilogue::Bias || p.epilogue == GemmEpilogue::BiasGeluErf;
-  return gemm_hopper_available() && sixteen_bit && epilogue && p.d_type == p.ab_type && p.alpha == 1.0f && p.bias && p.m > 0 &&
-         p.n > 0 && p.k > 0 && p.k % kSlabCols == 0 && p.n % 8 == 0 && p.lda % 8 == 0 && p.ldw % 8 == 0 &&
+  return gemm_hopper_available() && sixteen_bit && epilogue && p.d_type == p.ab_type && p.alpha == 1.0f && p.bias &&
+         p.m > 0 && p.n > 0 && p.k > 0 && p.k % kSlabCols == 0 && p.n % 8 == 0 && p.lda % 8 == 0 && p.ldw % 8 == 0 &&
          p.ldd % 2 == 0 && p.ldd >= p.n && (p.m + 63) / 64 <= 65535 && aligned(p.a, 16) && aligned(p.w, 16) &&
          aligned(p.d, 4) && aligned(p.bias, 4);
 }
@@ -201,7 +201,8 @@ bool gemm_bias_hopper_fits(const GemmParams& params) {
 bool gemm_bias_hopper(const GemmParams& params, cudaStream_t stream) {
   if (!gemm_bias_hopper_fits(params)) return false;
   const GemmParams p = with_default_strides(params);
-  return p.ab_type == DataType::F16 ? dispatch_epilogue<__half>(p, stream) : dispatch_epilogue<__nv_bfloat16>(p, stream);
+  return p.ab_type == DataType::F16 ? dispatch_epilogue<__half>(p, stream)
+                                    : dispatch_epilogue<__nv_bfloat16>(p, stream);
 }
 
 }  // namespace distrvit::cuda

@@ -19,8 +19,8 @@ namespace distrvit::cuda {
 bool gemm_hopper_available();
 
 // True when gemm_bias_hopper can run p: an sm_90a build on a compute capability 9.0 device, epilogue Bias or
-// BiasGeluErf, 16-bit a / w / d of one type, alpha 1, k a multiple of 64, n of 8, lda and ldw of 8 and ldd of 2 elements, 16-byte aligned a
-// and w, 4-byte aligned d and bias.
+// BiasGeluErf, 16-bit a / w / d of one type, alpha 1, k a multiple of 64, n of 8, lda and ldw of 8 and ldd of 2
+// elements, 16-byte aligned a and w, 4-byte aligned d and bias.
 bool gemm_bias_hopper_fits(const GemmParams& p);
 
 // Runs the product; false (nothing launched) where gemm_bias_hopper_fits(p) is false.

@@ -16,7 +16,7 @@
 // pinned staging buffer -- for forward_images the pixel upload, the preprocessing and the unfolding --, compute,
 // logits download; not the host's unfolding of the input into that buffer).
 // DISTRVIT_CUDA_TIMING=device: total_ms covers the device compute only (after the upload, before the download),
-// comparable with frameworks timed on an input already on the device (not yet run on a GPU: see BENCHMARKS.md).
+// comparable with frameworks timed on an input already on the device.
 // attention_ms comes from an un-graphed pass with events around each layer's attention: the first forward of a
 // (batch, plan, captured layer) runs once un-graphed to warm up (cuBLASLt autotuning, cuDNN plans), once
 // un-graphed and timed, then is captured; replays report that timed pass's attention_ms.
