@@ -61,10 +61,11 @@ nlohmann::json to_json(const ConfigRun& run, bool has_reference) {
 
 std::string to_csv(const std::vector<ConfigRun>& runs) {
   std::string csv = "attention,top1,top5,agreement,mean_kl,images,images_per_second,attention_share\n";
-  for (const ConfigRun& run : runs) {
-    const AccuracyStats& s = run.stats;
-    csv += fmt::format("\"{}\",{:.3f},{:.3f},{:.3f},{:.6f},{},{:.2f},{:.4f}\n", run.name, s.top1(), s.top5(),
-                       s.agreement(), s.mean_kl(), s.images, s.seconds > 0 ? s.images / s.seconds : 0.0,
+  for (size_t i = 0; i < runs.size(); ++i) {  // runs[0] is the reference: no agreement or KL of its own
+    const AccuracyStats& s = runs[i].stats;
+    const std::string versus = i == 0 ? "," : fmt::format("{:.3f},{:.6f}", s.agreement(), s.mean_kl());
+    csv += fmt::format("\"{}\",{:.3f},{:.3f},{},{},{:.2f},{:.4f}\n", runs[i].name, s.top1(), s.top5(), versus,
+                       s.images, s.seconds > 0 ? s.images / s.seconds : 0.0,
                        s.seconds > 0 ? s.attention_seconds / s.seconds : 0.0);
   }
   return csv;
@@ -72,10 +73,12 @@ std::string to_csv(const std::vector<ConfigRun>& runs) {
 
 void print_table(const std::vector<ConfigRun>& runs) {
   std::printf("%-40s %7s %7s %9s %9s %9s %7s\n", "attention", "top-1", "top-5", "agree", "mean KL", "img/s", "attn%");
-  for (const ConfigRun& run : runs) {
-    const AccuracyStats& s = run.stats;
-    std::printf("%-40s %6.2f%% %6.2f%% %8.2f%% %9.5f %9.1f %6.1f%%\n", run.name.c_str(), s.top1(), s.top5(), s.agreement(),
-                s.mean_kl(), s.seconds > 0 ? s.images / s.seconds : 0.0,
+  for (size_t i = 0; i < runs.size(); ++i) {  // runs[0] is the reference the others are compared with
+    const AccuracyStats& s = runs[i].stats;
+    const std::string versus = i == 0 ? fmt::format("{:>9} {:>9}", "(ref)", "(ref)")
+                                      : fmt::format("{:8.2f}% {:9.5f}", s.agreement(), s.mean_kl());
+    std::printf("%-40s %6.2f%% %6.2f%% %s %9.1f %6.1f%%\n", runs[i].name.c_str(), s.top1(), s.top5(), versus.c_str(),
+                s.seconds > 0 ? s.images / s.seconds : 0.0,
                 s.seconds > 0 ? 100.0 * s.attention_seconds / s.seconds : 0.0);
   }
 }
@@ -157,7 +160,7 @@ void run_validate(const ValidateOptions& o) {
     j["end_to_end_images_per_second"] = end_to_end_rate;
     j["data"] = o.data;
     j["configs"] = nlohmann::json::array();
-    for (const ConfigRun& run : runs) j["configs"].push_back(to_json(run, runs.size() > 1));
+    for (size_t i = 0; i < runs.size(); ++i) j["configs"].push_back(to_json(runs[i], i > 0));
     write_text_file(o.json_path, j.dump(2) + "\n");
   }
   if (!o.csv_path.empty()) write_text_file(o.csv_path, to_csv(runs));

@@ -18,6 +18,8 @@ assert abs(result["top5"] - 96.00) <= 0.5, result["top5"]
 assert result["images_per_second"] > 0
 rows = list(csv.DictReader(open(sys.argv[2])))
 assert len(rows) == 1 and rows[0]["attention"] == "exact"
+assert rows[0]["agreement"] == "" and rows[0]["mean_kl"] == "", rows[0]  # the reference is not compared with itself
+assert "agreement_with_reference" not in result["configs"][0], result["configs"][0]
 PY
 
 samples="$shared/data/imagenet/samples"
