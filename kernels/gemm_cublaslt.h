@@ -22,7 +22,8 @@
 
 namespace distrvit::cuda {
 
-enum class GemmEpilogue { None, Bias, BiasGeluTanh, BiasGeluErf };
+// BiasResidual (d, float32, += a w^T + bias, with bias of ab_type) runs on gemm_bias_hopper only (gemm_hopper.h).
+enum class GemmEpilogue { None, Bias, BiasGeluTanh, BiasGeluErf, BiasResidual };
 
 struct GemmParams {
   int m = 0, n = 0, k = 0;
