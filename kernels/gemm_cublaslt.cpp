@@ -28,7 +28,6 @@ cublasLtEpilogue_t lt_epilogue(GemmEpilogue e) {
     case GemmEpilogue::Bias:
     case GemmEpilogue::BiasGeluErf: return CUBLASLT_EPILOGUE_BIAS;  // then the erf pass
     case GemmEpilogue::BiasGeluTanh: return CUBLASLT_EPILOGUE_GELU_BIAS;
-    case GemmEpilogue::BiasResidual: break;  // refused by GemmLt::run
   }
   return CUBLASLT_EPILOGUE_DEFAULT;
 }
@@ -229,7 +228,6 @@ void GemmLt::run(const GemmParams& params, cudaStream_t stream) {
   if (params.m <= 0 || params.n <= 0) return;
   const GemmParams p = with_default_strides(params);
   if (p.epilogue != GemmEpilogue::None && !p.bias) fail("gemm", "a bias epilogue needs a bias pointer");
-  if (p.epilogue == GemmEpilogue::BiasResidual) fail("gemm", "the residual epilogue runs on gemm_bias_hopper only");
   Plan& plan = plan_for(p, stream);
   if (plan.hopper && gemm_bias_hopper(p, stream)) return;
   run_cublas(p, plan, stream);

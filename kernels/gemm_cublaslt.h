@@ -22,8 +22,7 @@
 
 namespace distrvit::cuda {
 
-// BiasResidual (d, float32, += a w^T + bias, with bias of ab_type) runs on gemm_bias_hopper only (gemm_hopper.h).
-enum class GemmEpilogue { None, Bias, BiasGeluTanh, BiasGeluErf, BiasResidual };
+enum class GemmEpilogue { None, Bias, BiasGeluTanh, BiasGeluErf };
 
 struct GemmParams {
   int m = 0, n = 0, k = 0;

@@ -7,12 +7,6 @@
 // precisions where that times faster (gemm_cublaslt.h), else a separate pass after cuBLASLt's bias epilogue;
 // DISTRVIT_CUDA_GELU=tanh uses cuBLASLt's fused tanh-GELU epilogue instead.
 //
-// A block is seven kernels (qkv, attention, proj, residual add + norm2, fc1, fc2, residual add + the next norm1) or,
-// on Hopper in 16-bit precisions with the exact GELU, five: the norms computed inside qkv's and fc1's products, proj
-// and fc2 adding into the float32 residual stream in their epilogues (gemm_hopper.h). The first forward of a
-// (batch, plan, captured layer) captures both and keeps the graph that replays faster; DISTRVIT_CUDA_FUSED_NORMS=1
-// or 0 forces the five (where they fit) or the seven.
-//
 // The input reaches act_.cols (the unfolded patches, in the working precision) in two ways: forward unfolds and
 // converts the float input on the host into a pinned staging buffer, whose upload is the graph's first node
 // (patch_staging.h); forward_images uploads the uint8 pixels, preprocesses them on the GPU (cuda_preprocess.h) and
@@ -66,7 +60,6 @@
 #include "distrvit/error.h"
 #include "elementwise.h"
 #include "gemm_cublaslt.h"
-#include "gemm_hopper.h"
 #include "layernorm.h"
 #include "patch_embed.h"
 #include "patch_staging.h"
@@ -258,19 +251,10 @@ class CudaEngine final : public Engine {
   void clear_graphs();
   void* at(void* base, int64_t elements) const { return static_cast<char*>(base) + elements * elsize_; }
 
-  // The whole forward on stream_, from act_.cols on the device; fused_norms: blocks as five kernels (below).
-  void enqueue(int batch, bool timed, bool fused_norms);
+  void enqueue(int batch, bool timed);  // the whole forward on stream_, from act_.cols on the device
   void enqueue_cols_upload(int batch);   // act_.host_cols -> act_.cols
-  cuda::GemmParams gemm_params(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n,
-                               int k, cuda::GemmEpilogue epilogue) const;
   void linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
               cuda::GemmEpilogue epilogue);
-  // d = LN(x) w^T + bias, the norm computed in the product's kernel (gemm_norm_hopper).
-  void norm_linear(const float* ln_w, const float* ln_b, const void* w, const void* bias, void* d, int m, int n, int k,
-                   cuda::GemmEpilogue epilogue);
-  // x += a w^T + bias (gemm_bias_hopper's residual epilogue).
-  void residual_linear(const void* a, int64_t lda, const void* w, const void* bias, int m, int n, int k);
-  bool norms_fusable(int batch) const;  // whether every product of the fused_norms forward fits our Hopper kernel
   void attention(int layer, int batch, bool timed);
   void run_attention(const AttentionSpec& spec, const cuda::AttentionDeviceParams& p);
   void* attention_workspace(size_t bytes);
@@ -279,13 +263,10 @@ class CudaEngine final : public Engine {
   // Runs enqueue_input (which fills act_.cols) and the forward, graphed when possible, timed from before the input.
   // input_capturable: enqueue_input does the same copies every call, so it can be part of the graph.
   Tensor run_forward(int batch, const std::function<void()>& enqueue_input, bool input_capturable);
-  void run_eager(int batch, bool timed, const std::function<void()>& enqueue_input, bool fused_norms);
+  void run_eager(int batch, bool timed, const std::function<void()>& enqueue_input);
   double elapsed_total_ms();
   void record_timing_event(cudaEvent_t event);
-  cudaGraphExec_t capture(int batch, const std::function<void()>* enqueue_input, bool fused_norms);
-  cudaGraphExec_t capture_faster_forward(int batch, const std::function<void()>& enqueue_input,
-                                         bool input_capturable);
-  float replay_ms(cudaGraphExec_t exec);
+  cudaGraphExec_t capture(int batch, const std::function<void()>* enqueue_input);
   int captured_layer() const { return capture_layer_ >= 0 && capture_layer_ < model_->config.depth ? capture_layer_ : -1; }
 
   std::shared_ptr<const VitModel> model_;
@@ -295,7 +276,6 @@ class CudaEngine final : public Engine {
   bool gelu_tanh_ = false;
   bool graphs_enabled_ = true;
   bool kv_splits_ = false;  // DISTRVIT_CUDA_KV_SPLITS=1: let the exact kernel split keys over blocks
-  int fused_norms_ = -1;    // DISTRVIT_CUDA_FUSED_NORMS: 1 / 0 forces the five-kernel blocks on / off; -1: timed
   std::string device_name_;
 
   cudaStream_t stream_ = nullptr;
@@ -342,8 +322,6 @@ CudaEngine::CudaEngine(std::shared_ptr<const VitModel> model, const EngineOption
   gelu_tanh_ = env_is("DISTRVIT_CUDA_GELU", "tanh");  // default: exact erf GELU in every precision
   graphs_enabled_ = !env_is("DISTRVIT_CUDA_GRAPHS", "0");
   kv_splits_ = env_is("DISTRVIT_CUDA_KV_SPLITS", "1");
-  if (env_is("DISTRVIT_CUDA_FUSED_NORMS", "1")) fused_norms_ = 1;
-  if (env_is("DISTRVIT_CUDA_FUSED_NORMS", "0")) fused_norms_ = 0;
   device_timing_ = env_is("DISTRVIT_CUDA_TIMING", "device");
 
   const VitConfig& c = model_->config;
@@ -622,8 +600,8 @@ void CudaEngine::fold_lowrank(const AttentionPlan& plan, const std::string& head
   }
 }
 
-cuda::GemmParams CudaEngine::gemm_params(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m,
-                                         int n, int k, cuda::GemmEpilogue epilogue) const {
+void CudaEngine::linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
+                        cuda::GemmEpilogue epilogue) {
   cuda::GemmParams p;
   p.m = m;
   p.n = n;
@@ -636,51 +614,9 @@ cuda::GemmParams CudaEngine::gemm_params(const void* a, int64_t lda, const void*
   p.ldd = n;
   p.bias = bias;
   p.ab_type = dtype_;
-  p.d_type = epilogue == cuda::GemmEpilogue::BiasResidual ? DataType::F32 : dtype_;
+  p.d_type = dtype_;
   p.epilogue = epilogue;
-  return p;
-}
-
-void CudaEngine::linear(const void* a, int64_t lda, const void* w, const void* bias, void* d, int m, int n, int k,
-                        cuda::GemmEpilogue epilogue) {
-  gemm_->run(gemm_params(a, lda, w, bias, d, m, n, k, epilogue), stream_);
-}
-
-void CudaEngine::norm_linear(const float* ln_w, const float* ln_b, const void* w, const void* bias, void* d, int m,
-                             int n, int k, cuda::GemmEpilogue epilogue) {
-  const cuda::GemmNormA norm{act_.x, k, ln_w, ln_b, model_->config.ln_eps};
-  if (!cuda::gemm_norm_hopper(gemm_params(nullptr, k, w, bias, d, m, n, k, epilogue), norm, stream_))
-    fail("gemm", "a {}x{}x{} product with its LayerNorm does not fit the Hopper kernel", m, n, k);
-}
-
-void CudaEngine::residual_linear(const void* a, int64_t lda, const void* w, const void* bias, int m, int n, int k) {
-  if (!cuda::gemm_bias_hopper(gemm_params(a, lda, w, bias, act_.x, m, n, k, cuda::GemmEpilogue::BiasResidual), stream_))
-    fail("gemm", "a {}x{}x{} product into the residual stream does not fit the Hopper kernel", m, n, k);
-}
-
-// The five-kernel blocks (enqueue with fused_norms): every block's qkv with norm1 folded in, and all but the last
-// block's proj and fc2 adding into the residual stream and fc1 with norm2 folded in. Hopper, 16-bit, exact GELU.
-bool CudaEngine::norms_fusable(int batch) const {
-  if (!cuda::gemm_hopper_available() || dtype_ == DataType::F32 || gelu_tanh_) return false;
-  const VitConfig& c = model_->config;
-  const int e = c.embed_dim, m = c.mlp_hidden, rows = batch * c.tokens();
-  using cuda::GemmEpilogue;
-  for (int l = 0; l < c.depth; ++l) {
-    const DeviceBlock& b = w_.blocks[l];
-    const cuda::GemmNormA norm1{act_.x, e, b.ln1_w, b.ln1_b, c.ln_eps}, norm2{act_.x, e, b.ln2_w, b.ln2_b, c.ln_eps};
-    if (!cuda::gemm_norm_hopper_fits(
-            gemm_params(nullptr, e, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, GemmEpilogue::Bias), norm1))
-      return false;
-    if (l == c.depth - 1) break;  // the last block's proj and MLP run as in the seven-kernel forward
-    if (!cuda::gemm_bias_hopper_fits(
-            gemm_params(act_.att, e, b.proj_w, b.proj_b, act_.x, rows, e, e, GemmEpilogue::BiasResidual)) ||
-        !cuda::gemm_norm_hopper_fits(
-            gemm_params(nullptr, e, b.fc1_w, b.fc1_b, act_.hidden, rows, m, e, GemmEpilogue::BiasGeluErf), norm2) ||
-        !cuda::gemm_bias_hopper_fits(
-            gemm_params(act_.hidden, m, b.fc2_w, b.fc2_b, act_.x, rows, e, m, GemmEpilogue::BiasResidual)))
-      return false;
-  }
-  return true;
+  gemm_->run(p, stream_);
 }
 
 const float* CudaEngine::distr_projection_on_device(const DistrParams& distr) {
@@ -779,7 +715,7 @@ void CudaEngine::attention(int layer, int batch, bool timed) {
   if (layer == captured_layer()) cuda::cls_attention_probs(full, act_.probs, stream_);
 }
 
-void CudaEngine::enqueue(int batch, bool timed, bool fused_norms) {
+void CudaEngine::enqueue(int batch, bool timed) {
   const VitConfig& c = model_->config;
   const int e = c.embed_dim, m = c.mlp_hidden, t = c.tokens(), np = c.num_patches(), prefix = c.num_prefix_tokens();
   const int cpp = c.in_chans * c.patch_size * c.patch_size;
@@ -796,7 +732,7 @@ void CudaEngine::enqueue(int batch, bool timed, bool fused_norms) {
   ln.dtype = dtype_;
   ln.dim = e;
   ln.eps = c.ln_eps;
-  if (!fused_norms) {  // ln = norm1_0(x)
+  {  // ln = norm1_0(x)
     cuda::LayerNormParams p = ln;
     p.x = act_.x;
     p.weight = w_.blocks[0].ln1_w;
@@ -808,18 +744,8 @@ void CudaEngine::enqueue(int batch, bool timed, bool fused_norms) {
   for (int l = 0; l < c.depth; ++l) {
     const DeviceBlock& b = w_.blocks[l];
     const bool last = l == c.depth - 1;
-    if (fused_norms) {
-      norm_linear(b.ln1_w, b.ln1_b, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, bias_ep);
-    } else {
-      linear(act_.ln, e, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, bias_ep);
-    }
+    linear(act_.ln, e, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, bias_ep);
     attention(l, batch, timed);
-    if (fused_norms && !last) {  // x += proj(att); hidden = fc1(norm2(x)); x += fc2(hidden)
-      residual_linear(act_.att, e, b.proj_w, b.proj_b, rows, e, e);
-      norm_linear(b.ln2_w, b.ln2_b, b.fc1_w, b.fc1_b, act_.hidden, rows, m, e, fc1_ep);
-      residual_linear(act_.hidden, m, b.fc2_w, b.fc2_b, rows, e, m);
-      continue;
-    }
 
     // After the last attention only the prefix tokens reach the classifier. With one prefix token its rows
     // are strided by T*E in att and x: the rest of the block runs on B rows instead of B*T.
@@ -918,10 +844,10 @@ void CudaEngine::enqueue_cols_upload(int batch) {
                              stream_));
 }
 
-void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& enqueue_input, bool fused_norms) {
+void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& enqueue_input) {
   CUDA_CHECK(cudaEventRecord(start_, stream_));
   enqueue_input();
-  enqueue(batch, timed, fused_norms);
+  enqueue(batch, timed);
   CUDA_CHECK(cudaEventRecord(stop_, stream_));
   CUDA_CHECK(cudaEventSynchronize(stop_));
   float ms = 0;
@@ -937,13 +863,13 @@ void CudaEngine::run_eager(int batch, bool timed, const std::function<void()>& e
 
 // Captures the forward for `batch`, after enqueue_input where given, into an executable graph; null (and a note on
 // stderr) when capture fails.
-cudaGraphExec_t CudaEngine::capture(int batch, const std::function<void()>* enqueue_input, bool fused_norms) {
+cudaGraphExec_t CudaEngine::capture(int batch, const std::function<void()>* enqueue_input) {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
   try {
     if (enqueue_input) (*enqueue_input)();
-    enqueue(batch, false, fused_norms);
+    enqueue(batch, false);
   } catch (const Error& error) {
     cudaStreamEndCapture(stream_, &graph);
     if (graph) cudaGraphDestroy(graph);
@@ -961,34 +887,6 @@ cudaGraphExec_t CudaEngine::capture(int batch, const std::function<void()>* enqu
     return nullptr;
   }
   return exec;
-}
-
-// Mean milliseconds of one replay, over kReplays after kWarmup untimed ones.
-float CudaEngine::replay_ms(cudaGraphExec_t exec) {
-  constexpr int kWarmup = 3, kReplays = 10;
-  for (int i = 0; i < kWarmup; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-  CUDA_CHECK(cudaEventRecord(start_, stream_));
-  for (int i = 0; i < kReplays; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-  CUDA_CHECK(cudaEventRecord(stop_, stream_));
-  CUDA_CHECK(cudaEventSynchronize(stop_));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-  return ms / kReplays;
-}
-
-// The seven-kernel forward's graph, or the five-kernel one (fused_norms) where that fits and replays faster
-// (DISTRVIT_CUDA_FUSED_NORMS=1 / 0 forces it / the seven). The un-graphed passes before have run the seven.
-cudaGraphExec_t CudaEngine::capture_faster_forward(int batch, const std::function<void()>& enqueue_input,
-                                                   bool input_capturable) {
-  const std::function<void()>* input = input_capturable ? &enqueue_input : nullptr;
-  cudaGraphExec_t seven = capture(batch, input, false);
-  if (!seven || fused_norms_ == 0 || !norms_fusable(batch)) return seven;
-  run_eager(batch, false, enqueue_input, true);  // first calls of its kernels outside capture
-  cudaGraphExec_t five = capture(batch, input, true);
-  if (!five) return seven;
-  const bool take_five = fused_norms_ == 1 || replay_ms(five) < replay_ms(seven);
-  CUDA_CHECK(cudaGraphExecDestroy(take_five ? seven : five));
-  return take_five ? five : seven;
 }
 
 Tensor CudaEngine::forward(const Tensor& input) {
@@ -1032,16 +930,14 @@ Tensor CudaEngine::run_forward(int batch, const std::function<void()>& enqueue_i
   const GraphKey key{batch, plan_signature_, captured_layer(), input_capturable};
   auto found = graphs_.find(key);
   if (!graphs_enabled_) {
-    run_eager(batch, true, enqueue_input, fused_norms_ == 1 && norms_fusable(batch));
+    run_eager(batch, true, enqueue_input);
   } else if (found == graphs_.end()) {
-    run_eager(batch, false, enqueue_input, false);  // warm-up: algorithm choices, cuDNN plans, lazy workspaces
-    run_eager(batch, true, enqueue_input, false);
+    run_eager(batch, false, enqueue_input);  // warm-up: algorithm choices, cuDNN plans, lazily allocated workspaces
+    run_eager(batch, true, enqueue_input);
     attention_ms_[key] = timing_.attention_ms;
-    const ForwardTiming timed_pass = timing_;  // what this call reports; choosing a graph runs more passes
-    graphs_[key] = capture_faster_forward(batch, enqueue_input, input_capturable);
-    timing_ = timed_pass;
+    graphs_[key] = capture(batch, input_capturable ? &enqueue_input : nullptr);
   } else if (found->second == nullptr) {
-    run_eager(batch, true, enqueue_input, false);
+    run_eager(batch, true, enqueue_input);
   } else {
     CUDA_CHECK(cudaEventRecord(start_, stream_));
     if (!input_capturable) enqueue_input();

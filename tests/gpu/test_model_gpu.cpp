@@ -276,22 +276,6 @@ TEST_CASE("model: GELU as erf (separate pass) and as cuBLASLt's tanh epilogue bo
   }
 }
 
-TEST_CASE("model: five-kernel blocks (norms inside the products) and seven-kernel blocks both match timm") {
-  SKIP_WITHOUT_CUDA();
-  for (const char* name : {"vit_tiny_patch16_224", "vit_tiny_patch16_224.augreg_in21k_ft_in1k"}) {
-    Golden g;
-    const bool real = std::string(name).find("augreg") != std::string::npos;
-    if (!load_golden(name, real ? test::real_model_dir() : test::golden_dir(name), g)) continue;
-    for (const char* fused : {"1", "0"}) {
-      setenv("DISTRVIT_CUDA_FUSED_NORMS", fused, 1);
-      std::printf("  DISTRVIT_CUDA_FUSED_NORMS=%s\n", fused);
-      for (Precision p : {Precision::F16, Precision::BF16}) check_golden(g, p);
-      check_golden(g, Precision::F16, "cudnn");
-    }
-    unsetenv("DISTRVIT_CUDA_FUSED_NORMS");
-  }
-}
-
 TEST_CASE("model: batch sizes 1, 3 and all agree with timm, graphs per batch") {
   SKIP_WITHOUT_CUDA();
   Golden g;

@@ -237,70 +237,6 @@ Result run_gemm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   return {out.read(), ref};
 }
 
-// dims: m, n, k, ldx (0 = k), activation (0 none, 1 erf). d = LN(x) w^T + bias (then GELU): gemm_norm_hopper.
-Result run_gemm_norm(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
-  const int m = c.dims[0], n = c.dims[1], k = c.dims[2], act = c.dims[4];
-  const int64_t ldx = c.dims[3] ? c.dims[3] : k;
-  const std::vector<float> x = random_values(rng, size_t((m - 1) * ldx + k), DataType::F32, 2.0f, 0.5f);
-  const std::vector<float> gamma = random_values(rng, k, DataType::F32), beta = random_values(rng, k, DataType::F32);
-  const std::vector<float> w = random_values(rng, size_t(n) * k, c.type, 1.0f / std::sqrt(float(k)));
-  const std::vector<float> bias = random_values(rng, n, c.type, 0.5f);
-  std::vector<float> x_packed(size_t(m) * k), normed(size_t(m) * k), ref(size_t(m) * n);
-  for (int i = 0; i < m; ++i) std::copy_n(x.begin() + i * ldx, k, x_packed.begin() + int64_t(i) * k);
-  layernorm_cpu(x_packed.data(), gamma.data(), beta.data(), normed.data(), m, k, 1e-6f);
-  normed = decode(encode(normed, c.type), c.type);  // the kernel keeps a in the working precision
-  linear_cpu(normed.data(), w.data(), bias.data(), ref.data(), m, n, k);
-  if (act == 1) gelu_cpu(ref.data(), int64_t(ref.size()));
-  DeviceArray dx(x, DataType::F32), dg(gamma, DataType::F32), dbeta(beta, DataType::F32), dw(w, c.type),
-      db(bias, c.type), out(ref.size(), c.type);
-  out.poison();
-  cuda::GemmParams p;
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.w = dw.get();
-  p.d = out.get();
-  p.bias = db.get();
-  p.ab_type = c.type;
-  p.d_type = c.type;
-  p.epilogue = act == 1 ? cuda::GemmEpilogue::BiasGeluErf : cuda::GemmEpilogue::Bias;
-  const cuda::GemmNormA norm{dx.f32(), ldx, dg.f32(), dbeta.f32(), 1e-6f};
-  if (!cuda::gemm_norm_hopper(p, norm, s)) fail("gemm_norm_hopper", "the kernel refused a shape it should take");
-  return {out.read(), ref};
-}
-
-// dims: m, n, k, lda (0 = k), ldx (0 = n). x += a w^T + bias on the float32 residual x: gemm_bias_hopper's
-// BiasResidual epilogue. Columns of x past n must stay untouched.
-Result run_gemm_residual(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
-  const int m = c.dims[0], n = c.dims[1], k = c.dims[2];
-  const int64_t lda = c.dims[3] ? c.dims[3] : k, ldx = c.dims[4] ? c.dims[4] : n;
-  const std::vector<float> a = random_values(rng, size_t((m - 1) * lda + k), c.type);
-  const std::vector<float> w = random_values(rng, size_t(n) * k, c.type, 1.0f / std::sqrt(float(k)));
-  const std::vector<float> bias = random_values(rng, n, c.type, 0.5f);
-  const std::vector<float> x = random_values(rng, size_t(m) * ldx, DataType::F32, 2.0f);
-  std::vector<float> a_packed(size_t(m) * k), product(size_t(m) * n), ref = x;
-  for (int i = 0; i < m; ++i) std::copy_n(a.begin() + i * lda, k, a_packed.begin() + int64_t(i) * k);
-  linear_cpu(a_packed.data(), w.data(), bias.data(), product.data(), m, n, k);
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) ref[size_t(i) * ldx + j] += product[size_t(i) * n + j];
-  DeviceArray da(a, c.type), dw(w, c.type), db(bias, c.type), dx(x, DataType::F32);
-  cuda::GemmParams p;
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.a = da.get();
-  p.lda = lda;
-  p.w = dw.get();
-  p.d = dx.get();
-  p.ldd = ldx;
-  p.bias = db.get();
-  p.ab_type = c.type;
-  p.d_type = DataType::F32;
-  p.epilogue = cuda::GemmEpilogue::BiasResidual;
-  if (!cuda::gemm_bias_hopper(p, s)) fail("gemm_residual_hopper", "the kernel refused a shape it should take");
-  return {dx.read(), ref};
-}
-
 Result run_bias_gelu(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   // dims: rows, cols. x = gelu(x + bias): the fallback of a bias epilogue, and the exact-GELU pass.
   const int rows = c.dims[0], cols = c.dims[1];
@@ -377,7 +313,6 @@ const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, c
   static const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, cudaStream_t)>> table{
       {"layernorm", run_layernorm},   {"residual_layernorm", run_residual_layernorm},
       {"gemm", run_gemm},             {"gemm_hopper", run_gemm}, {"bias_gelu", run_bias_gelu},
-      {"gemm_norm_hopper", run_gemm_norm}, {"gemm_residual_hopper", run_gemm_residual},
       {"patch_embed", run_patch_embed}, {"embed_tokens", run_embed_tokens},
       {"convert", run_convert}};
   return table;
@@ -410,18 +345,6 @@ std::vector<OpCase> cases() {
                {197, 576, 192, 0, 0, 0}, {197, 192, 768, 0, 0, 0},   {1100, 2304, 768, 0, 0, 0},
                {3, 200, 192, 197 * 192, 0, 0}, {45, 136, 64, 0, 0, 0}})
         table.push_back({"gemm_hopper", t, d, mm});
-    // gemm_norm_hopper: m, n, k, ldx, activation. Both tile widths, every register bucket (k 192, 384, 768,
-    // 1024), row and column tails, a strided x.
-    if (t != DataType::F32 && cuda::gemm_hopper_available())
-      for (const std::vector<int>& d : std::vector<std::vector<int>>{
-               {197, 576, 192, 0, 0}, {197, 768, 192, 0, 1}, {37, 72, 64, 0, 1},      {300, 1152, 384, 0, 0},
-               {5, 3072, 768, 0, 1},  {1100, 2304, 768, 0, 0}, {70, 136, 1024, 0, 1}, {9, 64, 128, 200, 0}})
-        table.push_back({"gemm_norm_hopper", t, d, mm});
-    // gemm_residual_hopper: m, n, k, lda, ldx. The proj and fc2 shapes of ViT-Ti / ViT-B, tails, strides.
-    if (t != DataType::F32 && cuda::gemm_hopper_available())
-      for (const std::vector<int>& d : std::vector<std::vector<int>>{
-               {197, 192, 192, 0, 0}, {197, 192, 768, 0, 0}, {1100, 768, 3072, 0, 0}, {45, 136, 64, 72, 200}})
-        table.push_back({"gemm_residual_hopper", t, d, threshold(t, 0, 1e-10, 1e-8)});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{41, 64}, {13, 77}})
       table.push_back({"bias_gelu", t, d, threshold(t, 1e-11, 2e-7, 1e-5)});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{2, 3, 48, 16, 64}, {3, 3, 42, 14, 40}})
