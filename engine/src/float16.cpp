@@ -31,13 +31,17 @@ uint32_t round_nearest_even(uint32_t kept, uint32_t value, int shift) {
 }
 
 #if defined(DISTRVIT_X86_F16C)
-__attribute__((target("avx,f16c"))) void floats_to_f16_f16c(const float* src, uint16_t* dst, size_t count) {
-  size_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const __m128i packed = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), packed);
+__attribute__((target("avx,f16c"))) void float_rows_to_f16_f16c(const float* src, ptrdiff_t src_stride,
+                                                                 uint16_t* dst, ptrdiff_t dst_stride, int rows,
+                                                                 size_t cols) {
+  for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride) {
+    size_t i = 0;
+    for (; i + 8 <= cols; i += 8) {
+      const __m128i packed = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), packed);
+    }
+    for (; i < cols; ++i) dst[i] = float_to_f16(src[i]);
   }
-  for (; i < count; ++i) dst[i] = float_to_f16(src[i]);
 }
 
 // clang 14's __builtin_cpu_supports knows "avx" (which includes the OS saving ymm state) but not "f16c".
@@ -89,15 +93,26 @@ uint16_t float_to_bf16(float value) {
   return uint16_t(round_nearest_even(bits >> 16, bits, 16));  // carries into the exponent, up to infinity
 }
 
-void floats_to_f16(const float* src, uint16_t* dst, size_t count) {
+void float_rows_to_f16(const float* src, ptrdiff_t src_stride, uint16_t* dst, ptrdiff_t dst_stride, int rows,
+                       size_t cols) {
 #if defined(DISTRVIT_X86_F16C)
-  if (cpu_has_f16c()) return floats_to_f16_f16c(src, dst, count);
+  if (cpu_has_f16c()) return float_rows_to_f16_f16c(src, src_stride, dst, dst_stride, rows, cols);
 #endif
-  for (size_t i = 0; i < count; ++i) dst[i] = float_to_f16(src[i]);
+  for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride)
+    for (size_t i = 0; i < cols; ++i) dst[i] = float_to_f16(src[i]);
 }
 
-void floats_to_bf16(const float* src, uint16_t* dst, size_t count) {
-  for (size_t i = 0; i < count; ++i) dst[i] = float_to_bf16(src[i]);
+// float_to_bf16 without branches, so that the compiler vectorises the loop: adding 0x7fff plus the kept lowest bit
+// carries into bit 16 exactly when round_nearest_even rounds up.
+void float_rows_to_bf16(const float* src, ptrdiff_t src_stride, uint16_t* dst, ptrdiff_t dst_stride, int rows,
+                        size_t cols) {
+  for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride) {
+    for (size_t i = 0; i < cols; ++i) {
+      const uint32_t bits = bits_of(src[i]);
+      const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+      dst[i] = (bits & 0x7fffffffu) > 0x7f800000u ? uint16_t(0x7fffu) : uint16_t(rounded);
+    }
+  }
 }
 
 }  // namespace distrvit

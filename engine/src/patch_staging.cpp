@@ -1,6 +1,7 @@
 #include "patch_staging.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -10,7 +11,7 @@
 namespace distrvit {
 namespace {
 
-// convert(src, dst, count) writes count values of Out.
+// convert(src, src_stride, dst, dst_stride, rows, cols) writes a [rows, cols] block of Out.
 template <typename Out, typename Convert>
 void stage(const float* images, Out* cols, int batch, int channels, int height, int width, int patch, int threads,
            Convert convert) {
@@ -24,10 +25,9 @@ void stage(const float* images, Out* cols, int batch, int channels, int height, 
     const float* image = images + b * channels * height * int64_t(width);
     for (int px = 0; px < gw; ++px) {
       Out* row = cols + (b * patches + int64_t(py) * gw + px) * row_len;
-      for (int c = 0; c < channels; ++c)
-        for (int ky = 0; ky < patch; ++ky)
-          convert(image + (int64_t(c) * height + py * patch + ky) * width + int64_t(px) * patch,
-                  row + (int64_t(c) * patch + ky) * patch, size_t(patch));
+      for (int c = 0; c < channels; ++c)  // the patch's [P, P] block of channel c
+        convert(image + (int64_t(c) * height + py * patch) * width + int64_t(px) * patch, ptrdiff_t(width),
+                row + int64_t(c) * patch * patch, ptrdiff_t(patch), patch, size_t(patch));
     }
   });
 }
@@ -39,13 +39,16 @@ void stage_patches(const float* images, void* cols, Precision precision, int bat
   switch (precision) {
     case Precision::F32:
       stage(images, static_cast<float*>(cols), batch, channels, height, width, patch, threads,
-            [](const float* src, float* dst, size_t count) { std::memcpy(dst, src, count * sizeof(float)); });
+            [](const float* src, ptrdiff_t src_stride, float* dst, ptrdiff_t dst_stride, int rows, size_t count) {
+              for (int r = 0; r < rows; ++r)
+                std::memcpy(dst + r * dst_stride, src + r * src_stride, count * sizeof(float));
+            });
       break;
     case Precision::F16:
-      stage(images, static_cast<uint16_t*>(cols), batch, channels, height, width, patch, threads, floats_to_f16);
+      stage(images, static_cast<uint16_t*>(cols), batch, channels, height, width, patch, threads, float_rows_to_f16);
       break;
     case Precision::BF16:
-      stage(images, static_cast<uint16_t*>(cols), batch, channels, height, width, patch, threads, floats_to_bf16);
+      stage(images, static_cast<uint16_t*>(cols), batch, channels, height, width, patch, threads, float_rows_to_bf16);
       break;
   }
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -62,25 +63,35 @@ TEST_CASE("float16: bf16 encoding rounds to nearest even, overflow and NaN inclu
   CHECK(is_bf16_nan(float_to_bf16(-NAN)));
 }
 
-TEST_CASE("float16: the array encoders equal the scalar ones at every length") {
+TEST_CASE("float16: the block encoders equal the scalar ones at every width, strides respected") {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 3000.0f);
-  for (size_t count : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(29), size_t(1000)}) {
-    std::vector<float> values(count);
+  const int rows = 3;
+  for (size_t cols : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(29), size_t(1000)}) {
+    const ptrdiff_t src_stride = ptrdiff_t(cols) + 5, dst_stride = ptrdiff_t(cols) + 3;  // gaps between runs
+    std::vector<float> values(rows * src_stride);
     for (float& v : values) v = dist(rng) * (rng() % 3 == 0 ? 1e-6f : 1.0f);
-    if (count > 3) values[3] = NAN;
-    std::vector<uint16_t> f16(count), bf16(count);
-    floats_to_f16(values.data(), f16.data(), count);
-    floats_to_bf16(values.data(), bf16.data(), count);
-    for (size_t i = 0; i < count; ++i) {
-      if (std::isnan(values[i])) {
-        CHECK(is_f16_nan(f16[i]));
-        CHECK(is_bf16_nan(bf16[i]));
-        continue;
+    if (cols > 3) values[src_stride + 3] = NAN;
+    std::vector<uint16_t> f16(rows * dst_stride, 0xabcdu), bf16(rows * dst_stride, 0xabcdu);
+    float_rows_to_f16(values.data(), src_stride, f16.data(), dst_stride, rows, cols);
+    float_rows_to_bf16(values.data(), src_stride, bf16.data(), dst_stride, rows, cols);
+    int mismatches = 0;
+    for (int r = 0; r < rows; ++r) {
+      for (size_t i = 0; i < size_t(dst_stride); ++i) {
+        const uint16_t h = f16[r * dst_stride + i], b = bf16[r * dst_stride + i];
+        if (i >= cols) {  // the gap after each run stays untouched
+          mismatches += h != 0xabcdu || b != 0xabcdu;
+          continue;
+        }
+        const float v = values[r * src_stride + i];
+        if (std::isnan(v)) {
+          mismatches += !is_f16_nan(h) || !is_bf16_nan(b);
+          continue;
+        }
+        mismatches += h != float_to_f16(v) || b != float_to_bf16(v);
       }
-      CHECK(f16[i] == float_to_f16(values[i]));
-      CHECK(bf16[i] == float_to_bf16(values[i]));
     }
+    CHECK(mismatches == 0);
   }
 }
 
