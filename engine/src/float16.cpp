@@ -87,10 +87,13 @@ uint16_t float_to_f16(float value) {
   return uint16_t(sign | round_nearest_even(significand >> shift, significand, shift));
 }
 
+// Round to nearest even without branches, so that loops over it vectorise: adding 0x7fff plus the kept lowest bit
+// carries into bit 16 exactly when the dropped half is over half an ulp, or exactly half with the kept part odd. The
+// carry may run into the exponent, up to infinity.
 uint16_t float_to_bf16(float value) {
   const uint32_t bits = bits_of(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return 0x7fffu;  // NaN
-  return uint16_t(round_nearest_even(bits >> 16, bits, 16));  // carries into the exponent, up to infinity
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  return (bits & 0x7fffffffu) > 0x7f800000u ? uint16_t(0x7fffu) : uint16_t(rounded);  // NaN: 0x7fff
 }
 
 void float_rows_to_f16(const float* src, ptrdiff_t src_stride, uint16_t* dst, ptrdiff_t dst_stride, int rows,
@@ -102,17 +105,10 @@ void float_rows_to_f16(const float* src, ptrdiff_t src_stride, uint16_t* dst, pt
     for (size_t i = 0; i < cols; ++i) dst[i] = float_to_f16(src[i]);
 }
 
-// float_to_bf16 without branches, so that the compiler vectorises the loop: adding 0x7fff plus the kept lowest bit
-// carries into bit 16 exactly when round_nearest_even rounds up.
 void float_rows_to_bf16(const float* src, ptrdiff_t src_stride, uint16_t* dst, ptrdiff_t dst_stride, int rows,
                         size_t cols) {
-  for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride) {
-    for (size_t i = 0; i < cols; ++i) {
-      const uint32_t bits = bits_of(src[i]);
-      const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-      dst[i] = (bits & 0x7fffffffu) > 0x7f800000u ? uint16_t(0x7fffu) : uint16_t(rounded);
-    }
-  }
+  for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride)
+    for (size_t i = 0; i < cols; ++i) dst[i] = float_to_bf16(src[i]);
 }
 
 }  // namespace distrvit
