@@ -1,4 +1,4 @@
-// DistrAttention kernel benchmark: attention_distr (G = 2, l = 64, 128 and N (one block), mean, P = 16) against
+// DistrAttention kernel benchmark: attention_distr (G = 2, l = 16, 64, 128 and N (one block), mean, P = 16) against
 // our exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
 //
 //   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
       std::vector<float*> projections;
       std::vector<std::string> distr_names;
       for (int G : groups) {
-        for (int l : {64, 128, s.N}) {
+        for (int l : {16, 64, 128, s.N}) {
           distrvit::DistrParams d;
           d.block = l;
           d.group = G;
@@ -118,9 +118,11 @@ int main(int argc, char** argv) {
           const std::string name = "distr G" + std::to_string(G) + " l" + (l == s.N ? "N" : std::to_string(l));
           distr_names.push_back(name);
           bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
+          std::printf("%-16s %-14s auto path: %s\n", shape_name, name.c_str(),
+                      distr::path_name(distr::auto_path(params(0, out), d)));
           if (G == groups.front()) {
             for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128, distr::Path::kHopper0,
-                                     distr::Path::kHopper1, distr::Path::kPrefused})
+                                     distr::Path::kHopper1, distr::Path::kPrefused, distr::Path::kExpanded})
               bench(name + " " + distr::path_name(path),
                     [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
             // The grouping prologue alone.
@@ -130,6 +132,12 @@ int main(int argc, char** argv) {
             CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * elem));
             bench(name + " group", [&, d, dr](int set) {
               distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
+            });
+            // The expanded path's prologue alone (Q' rows of D columns).
+            CUDA_CHECK(cudaFree(qf));
+            CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * s.D * elem));
+            bench(name + " expand", [&, d, dr](int set) {
+              distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, true, nullptr);
             });
             CUDA_CHECK(cudaFree(perm));
             CUDA_CHECK(cudaFree(qf));
@@ -163,22 +171,24 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.2fx", t[b] / t[a]);
         return std::string(buf);
       };
-      const std::string d64 = distr_names.size() > 0 ? distr_names[0] : "";
-      const std::string d128 = distr_names.size() > 1 ? distr_names[1] : "";
-      const std::string dN = distr_names.size() > 2 ? distr_names[2] : "";
+      const std::string d16 = distr_names.size() > 0 ? distr_names[0] : "";
+      const std::string d64 = distr_names.size() > 1 ? distr_names[1] : "";
+      const std::string d128 = distr_names.size() > 2 ? distr_names[2] : "";
+      const std::string dN = distr_names.size() > 3 ? distr_names[3] : "";
       char line[640];
-      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |", shape_name,
-                    cell("exact").c_str(), cell("cudnn").c_str(), cell(d64).c_str(), cell(d128).c_str(),
-                    cell(dN).c_str(), cell(d64 + " group").c_str(), ratio(d128, "exact").c_str(),
-                    ratio(d128, "cudnn").c_str(), ratio(dN, "exact").c_str(), ratio(dN, "cudnn").c_str());
+      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |", shape_name,
+                    cell("exact").c_str(), cell("cudnn").c_str(), cell(d16).c_str(), cell(d64).c_str(),
+                    cell(d128).c_str(), cell(dN).c_str(), cell(d64 + " group").c_str(), ratio(d64, "exact").c_str(),
+                    ratio(d64, "cudnn").c_str(), ratio(dN, "exact").c_str(), ratio(dN, "cudnn").c_str());
       summary.push_back(line);
       CUDA_CHECK(cudaFree(qkv));
       CUDA_CHECK(cudaFree(out));
       CUDA_CHECK(cudaFree(out_ref));
     }
     std::printf("\nms / effective TFLOP/s (%s, %s, G=%d, mean, P=16)\n"
-                "| B x H x N x d | exact (ours) | cuDNN | distr l=64 | distr l=128 | distr l=N | grouping alone (l=64) "
-                "| l=128 vs exact / cuDNN | l=N vs exact / cuDNN |\n|---|---|---|---|---|---|---|---|---|\n",
+                "| B x H x N x d | exact (ours) | cuDNN | distr l=16 | distr l=64 | distr l=128 | distr l=N "
+                "| grouping alone (l=64) | l=64 vs exact / cuDNN | l=N vs exact / cuDNN |\n"
+                "|---|---|---|---|---|---|---|---|---|---|\n",
                 prop.name, dtype_arg.c_str(), groups.front());
     for (const auto& l : summary) std::printf("%s\n", l.c_str());
   } catch (const std::exception& e) {

@@ -142,6 +142,14 @@ void run_distr_attention(const AttentionDeviceParams& p, const uint8_t* perm, co
 template <typename T, int kHeadDim, int kGroup>
 bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, const void* k_fused, int block_len,
                         int nblocks, cudaStream_t stream);
+// The expanded path: the TMA exact kernel on Q' [B*H, N, head_dim] (the grouping prologue's expanded output: column c
+// holds its group's Q~ value) with p's k and v. False (nothing launched) where they can't be tensor-mapped.
+template <typename T, int kHeadDim>
+bool run_distr_expanded(const AttentionDeviceParams& p, const void* q_expanded, cudaStream_t stream);
+extern template bool run_distr_expanded<__half, 64>(const AttentionDeviceParams&, const void*, cudaStream_t);
+extern template bool run_distr_expanded<__half, 128>(const AttentionDeviceParams&, const void*, cudaStream_t);
+extern template bool run_distr_expanded<__nv_bfloat16, 64>(const AttentionDeviceParams&, const void*, cudaStream_t);
+extern template bool run_distr_expanded<__nv_bfloat16, 128>(const AttentionDeviceParams&, const void*, cudaStream_t);
 #define DISTRVIT_DECLARE_HOPPER_DISTR_G(T, D, G)                                                                   \
   extern template void run_distr_attention<T, D, G>(const AttentionDeviceParams&, const uint8_t*, const void*, int, \
                                                     int, int, cudaStream_t);                                       \

@@ -6,8 +6,8 @@
 //
 // 1. distr_group_kernel, one thread block per (Q block of l rows, b, h), ceil(D/2) * ceil(P/8) threads (past
 //    128: 128 threads with up to 4 items each): the SimHash dots of the D columns x P bits, accumulated in fp32 in
-//    ascending row order with separate multiply and add roundings (__fmul_rn / __fadd_rn: no FMA contraction, like
-//    the CPU reference built without FMA), from the fp16/bf16 inputs converted to float. Rows stream through 4 smem
+//    ascending row order as fused multiply-adds (__fmaf_rn, like the CPU reference's std::fma), from the fp16/bf16
+//    inputs converted to float. Rows stream through 4 smem
 //    slots of up to 32 rows (cp.async 16-byte pieces of the Q rows and of R's rows, 3 chunks in flight while one is
 //    hashed; scalar copies where rows or R are not 16-byte aligned); each thread owns 2 adjacent columns x 8 bits
 //    (16 independent sums; one 4-byte Q load and two 16-byte R loads per row). Codes -> inverse Gray keys -> stable
@@ -41,11 +41,18 @@
 //    runs on wgmma instead (attention_distr_hopper.cuh, distr::Path::kHopper): same prologue, same K~ build.
 //
 // 4. Prefused (distr::Path::kPrefused; Hopper, few l-blocks: one, or two whose 128-row tiles don't straddle them;
-//    automatic from N = 2048 on):
+//    automatic from N = 2048 on at head_dim 128):
 //    the prologue writes Q~ with rows of kFusedPitch = 64 columns and attention_distr_kfused.cu writes the K~ of
 //    every block to global memory once [B*H, nblocks, N, 64]; the forward is then the TMA-fed exact kernel
 //    (attention_hopper_tma.cuh) with q = Q~, k = K~ (its block's), v = V and a q/k width of EP: no K~ build
 //    in the key loop at all. The K~ write costs nblocks times the size of K, hence the limit on blocks.
+//
+// 5. Expanded (distr::Path::kExpanded; Hopper, any l): the prologue writes Q' [B*H, N, D] instead of Q~, column c
+//    of row r being Q~[r, group of c] (fuse_rows with GroupShape::expanded), and the forward is the TMA-fed exact
+//    kernel on (Q', K, V). Scores sum_c Q~[r, g(c)] K[t, c] = sum_j Q~[r, j] K~[t, j]: DistrAttention's scores, with
+//    K~ never formed (the fp32 sum runs over the products instead of over fp16-rounded K~ sums). The products keep
+//    the full width D, so this path saves no tensor-core work; it costs the exact kernel plus the prologue, which
+//    beats building K~ where the exponentials, not the products, set the time (d = 64).
 //
 // G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
 // fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
@@ -77,14 +84,17 @@ constexpr int kGroupMaxChunk = 32;       // rows per chunk
 constexpr int kGroupChunkBytes = 12288;  // smem a chunk may take (fewer rows when records are long, at least 8)
 constexpr int kColsPerItem = 2;          // an item is 2 adjacent columns x 8 bits: 16 independent sums
 constexpr int kBitsPerItem = 8;
-// Dynamic smem past the slots: codes [D4] uint32, sort keys [D4] uint64, order [D4] uint8 (D4 = D rounded up to 4).
-constexpr int kGroupSortBytes = kMaxHeadDim * (4 + 8 + 1);
+// Dynamic smem past the slots: codes [D4] uint32, sort keys [D4] uint64, order and rank [D4] uint8 (D4 = D rounded
+// up to 4).
+constexpr int kGroupSortBytesPerColumn = 4 + 8 + 1 + 1;
+constexpr int kGroupSortBytes = kMaxHeadDim * kGroupSortBytesPerColumn;
 constexpr int kGroupMaxSmem = kGroupStages * kGroupChunkBytes + kGroupSortBytes;
 
 // What launch_group works out once per call for every thread block.
 struct GroupShape {
   int block_len, nblocks, hash_bits, group, fused, fused_pad;
   bool sample;
+  bool expanded;       // write Q' = Q~ S^T [rows][D] (column c: its group's Q~ value) instead of Q~ (fused = D)
   int chunk_rows;      // rows per chunk (<= kGroupMaxChunk)
   int record_bytes;    // smem per row: the Q row (q_bytes, dtype T), then its R row (slices * 8 floats), padding
   int q_bytes;         // D * sizeof(T) rounded up to 16
@@ -172,8 +182,10 @@ __device__ __forceinline__ void store_fused(T* dst, const float (&v)[kOut], bool
 // slot * kOut .. + kOut - 1 (slot = t % fuse_slots) of rows t / fuse_slots + i * row_step of every chunk.
 // kGroup > 0: G = kGroup, and the smem offsets of the slot's kOut * G source elements (from the base of the row
 // group, the same for all threads) stay in registers. kGroup == 0: any G, columns read from `order`.
+// s.expanded: output column c is Q~ column rank[c] / G (its group's), so every one of the D columns is written.
 template <typename T, int kGroup, typename Load>
-__device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8_t* order, const GroupShape& s,
+__device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8_t* order, const uint8_t* rank,
+                                          const GroupShape& s,
                                           const int rows, const int nchunks, const bool resident, Load&& load,
                                           T* qf) {
   constexpr int kOut = fuse_columns<T>(kGroup > 0 ? kGroup : 3);
@@ -193,9 +205,10 @@ __device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8
     const int j = slot * kOut + e;
     if (j < s.fused) live |= 1u << e;
     if constexpr (kGroup > 0) {
+      const int group = j < s.fused && s.expanded ? rank[j] / kGroup : j;
 #pragma unroll
       for (int g = 0; g < kGroup; ++g)
-        offset[e * kGroup + g] = sub_row * rec + (j < s.fused ? int(order[j * kGroup + g]) : 0) * int(sizeof(T));
+        offset[e * kGroup + g] = sub_row * rec + (j < s.fused ? int(order[group * kGroup + g]) : 0) * int(sizeof(T));
     }
   }
   auto chunk = [&](int k) {
@@ -233,7 +246,7 @@ __device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8
           const int j = slot * kOut + e;
           float value = 0.0f;
           if (j < s.fused) {
-            const uint8_t* members = order + j * s.group;
+            const uint8_t* members = order + (s.expanded ? rank[j] / s.group : j) * s.group;
             if (s.sample) {
               value = to_float(q[members[0]]);
             } else {
@@ -267,6 +280,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
   uint32_t* codes = reinterpret_cast<uint32_t*>(smem + s.slots_bytes);  // [d4]
   uint64_t* sort_keys = reinterpret_cast<uint64_t*>(codes + d4);        // [d4] (key << 8 | c): uint32 when P <= 23
   uint8_t* order = reinterpret_cast<uint8_t*>(sort_keys + d4);          // [d4]
+  uint8_t* rank_of = order + d4;                                        // [d4] the inverse of order
 
   const unsigned tid = threadIdx.x, nthreads = blockDim.x;
   const int blk = blockIdx.x / s.row_splits, bh = bh_offset + blockIdx.y;
@@ -354,7 +368,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
             const unsigned char* qp = slot + item_q[it];
             const unsigned char* rp = slot + item_r[it];
 #pragma unroll 4
-            for (int r = 0; r < cr; ++r) {  // ascending rows; multiply and add rounded separately (as on the CPU)
+            for (int r = 0; r < cr; ++r) {  // ascending rows, fused multiply-adds (as on the CPU)
               const float2 q2 = load_pair<T>(qp + r * rec);
               const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
               const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
@@ -364,7 +378,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
               for (int col = 0; col < kColsPerItem; ++col)
 #pragma unroll
                 for (int e = 0; e < kBitsPerItem; ++e)
-                  acc[it][col][e] = __fadd_rn(acc[it][col][e], __fmul_rn(q[col], rv[e]));
+                  acc[it][col][e] = __fmaf_rn(q[col], rv[e], acc[it][col][e]);
             }
           }
         });
@@ -417,6 +431,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
       }
     }
     order[rank] = uint8_t(c);
+    rank_of[c] = uint8_t(rank);
     if (split == 0) perm[rank] = uint8_t(c);  // every split sorts alike
   }
   __syncthreads();
@@ -426,11 +441,11 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
   ptx::cp_async_wait<0>();
   auto reload = [&](int k) { load(k, false); };
   switch (s.group) {
-    case 1: return fuse_rows<T, 1>(smem, order, s, rows, nchunks, resident, reload, qf);
-    case 2: return fuse_rows<T, 2>(smem, order, s, rows, nchunks, resident, reload, qf);
-    case 4: return fuse_rows<T, 4>(smem, order, s, rows, nchunks, resident, reload, qf);
-    case 8: return fuse_rows<T, 8>(smem, order, s, rows, nchunks, resident, reload, qf);
-    default: return fuse_rows<T, 0>(smem, order, s, rows, nchunks, resident, reload, qf);
+    case 1: return fuse_rows<T, 1>(smem, order, rank_of, s, rows, nchunks, resident, reload, qf);
+    case 2: return fuse_rows<T, 2>(smem, order, rank_of, s, rows, nchunks, resident, reload, qf);
+    case 4: return fuse_rows<T, 4>(smem, order, rank_of, s, rows, nchunks, resident, reload, qf);
+    case 8: return fuse_rows<T, 8>(smem, order, rank_of, s, rows, nchunks, resident, reload, qf);
+    default: return fuse_rows<T, 0>(smem, order, rank_of, s, rows, nchunks, resident, reload, qf);
   }
 }
 
@@ -492,7 +507,7 @@ __global__ void __launch_bounds__(kHashThreads)
   const int nbits = min(bits_per_slice, P - bit0);
   if (threadIdx.x >= kHashThreads / D * D || nbits <= 0) return;
   // Rows in batches of kBatch: all their loads are issued before the sums (larger from global memory: more loads
-  // in flight), then the sums run in ascending rows, multiply and add rounded separately (as on the CPU).
+  // in flight), then the sums run in ascending rows as fused multiply-adds (as on the CPU).
   constexpr int kBatch = kStaged ? 4 : kBits <= 4 ? 16 : kBits <= 8 ? 8 : 4;
   float acc[kBits];
 #pragma unroll
@@ -518,7 +533,7 @@ __global__ void __launch_bounds__(kHashThreads)
     for (int i = 0; i < kBatch; ++i) {
       if (r + i >= rows) break;
 #pragma unroll
-      for (int e = 0; e < kBits; ++e) acc[e] = __fadd_rn(acc[e], __fmul_rn(qv[i], rv[i][e]));
+      for (int e = 0; e < kBits; ++e) acc[e] = __fmaf_rn(qv[i], rv[i][e], acc[e]);
     }
   }
   float* out = partials + ((int64_t(bh) * s.nblocks + blk) * chunks + chunk) * D * P + int64_t(col) * P + bit0;
@@ -916,18 +931,19 @@ void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* pro
   s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
 }
 
-// fused_pad: the pitch of the Q~ rows (0: fused_width).
+// fused_pad: the pitch of the Q~ rows (0: fused_width). expanded: q_fused gets Q' rows of D columns instead.
 template <typename T>
 void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
-                  T* q_fused, cudaStream_t stream, int fused_pad = 0) {
+                  T* q_fused, cudaStream_t stream, int fused_pad = 0, bool expanded = false) {
   const int D = p.head_dim, P = distr.hash_bits;
   GroupShape s;
   s.block_len = effective_block(p, distr);
   s.nblocks = num_blocks(p.tokens, distr.block);
   s.hash_bits = P;
   s.group = distr.group;
-  s.fused = D / distr.group;
-  s.fused_pad = fused_pad > 0 ? fused_pad : fused_width(D, distr.group);
+  s.expanded = expanded;
+  s.fused = expanded ? D : D / distr.group;
+  s.fused_pad = expanded ? D : fused_pad > 0 ? fused_pad : fused_width(D, distr.group);
   s.sample = distr.variant == DistrVariant::Sample;
   const int slices = (P + kBitsPerItem - 1) / kBitsPerItem;
   s.items = (D + kColsPerItem - 1) / kColsPerItem * slices;
@@ -951,7 +967,7 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
   const int per_thread = wide ? 4 : 1;
   const int threads =
       int(align_up(size_t(std::max({(s.items + per_thread - 1) / per_thread, s.q_pieces, s.fuse_slots})), 32));
-  const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * (4 + 8 + 1);
+  const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * kGroupSortBytesPerColumn;
   const int bh_total = p.batch * p.heads;
   if (s.block_len > kHashChunkRows) launch_hash<T>(p, s, projection, stream, bh_total);
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
@@ -1099,11 +1115,30 @@ void run_prefused(const AttentionDeviceParams& p, const DistrParams& distr, cons
   return run_prefused_d<T, 128>(p, distr, q_fused, k_fused, stream);
 }
 
+// Workspace: perm, Q' [B*H][N][D]; then the prologue and the exact kernel on Q'.
+template <typename T>
+void run_expanded(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
+                  cudaStream_t stream) {
+  const int nblocks = num_blocks(p.tokens, distr.block), bh_total = p.batch * p.heads;
+  const size_t perm_bytes = align_up(size_t(bh_total) * nblocks * p.head_dim, 256);
+  const size_t q_bytes = size_t(bh_total) * p.tokens * p.head_dim * sizeof(T);
+  char* ws = static_cast<char*>(workspace(perm_bytes + q_bytes, stream));
+  uint8_t* perm = reinterpret_cast<uint8_t*>(ws);
+  T* q_expanded = reinterpret_cast<T*>(ws + perm_bytes);
+  if (!expand_short_blocks(p, distr, projection, perm, q_expanded, stream))
+    launch_group<T>(p, distr, projection, perm, q_expanded, stream, 0, /*expanded=*/true);
+  const bool launched = p.head_dim == 64 ? hopper::run_distr_expanded<T, 64>(p, q_expanded, stream)
+                                         : hopper::run_distr_expanded<T, 128>(p, q_expanded, stream);
+  if (!launched) fail("attention_distr", "expanded path: the k / v views can't be tensor-mapped");
+}
+
 template <typename T>
 void run_typed(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
                cudaStream_t stream) {
-  if constexpr (!std::is_same_v<T, float>)
+  if constexpr (!std::is_same_v<T, float>) {
     if (path == Path::kPrefused) return run_prefused<T>(p, distr, projection, stream);
+    if (path == Path::kExpanded) return run_expanded<T>(p, distr, projection, stream);
+  }
   const int nblocks = num_blocks(p.tokens, distr.block);
   const int fused_pad = fused_width(p.head_dim, distr.group);
   const int bh_total = p.batch * p.heads;
@@ -1155,6 +1190,7 @@ const char* path_name(Path path) {
     case Path::kHopper0: return "hopper0";
     case Path::kHopper1: return "hopper1";
     case Path::kPrefused: return "prefused";
+    case Path::kExpanded: return "expanded";
   }
   return "?";
 }
@@ -1166,6 +1202,11 @@ bool hopper_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
          (l % 64 == 0 || num_blocks(p.tokens, distr.block) == 1);
 }
 
+bool expanded_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
+  const int g = distr.group;
+  return hopper::available() && fused_fits(p, distr) && (g == 2 || g == 4 || g == 8);
+}
+
 bool prefused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
   const int l = effective_block(p, distr), nblocks = num_blocks(p.tokens, distr.block);
   return hopper_fits(p, distr) && nblocks <= kPrefusedMaxBlocks && (nblocks == 1 || l % 128 == 0) &&
@@ -1174,7 +1215,10 @@ bool prefused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
 
 Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (distr.group == 1) return Path::kAuto;  // attention_exact
-  if (p.tokens >= kPrefusedAutoMinTokens && prefused_fits(p, distr)) return Path::kPrefused;
+  // d = 128, long rows: the products set the time and a K~ per l-block halves Q K^T. Elsewhere K~ costs more than
+  // it saves (at d = 64 the exponentials set the time): the exact kernel on Q' (BENCHMARKS.md).
+  if (p.head_dim == 128 && p.tokens >= kPrefusedAutoMinTokens && prefused_fits(p, distr)) return Path::kPrefused;
+  if (expanded_fits(p, distr)) return Path::kExpanded;
   if (hopper_fits(p, distr)) return Path::kHopper;
   return fused_fits(p, distr) ? Path::kAuto : Path::kGeneric;
 }
@@ -1191,6 +1235,24 @@ void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, cons
   }
 }
 
+void expand_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
+                   void* q_expanded, bool allow_short, cudaStream_t stream) {
+  check_distr(p, distr);
+  const int g = distr.group;
+  if (g != 1 && g != 2 && g != 4 && g != 8) fail("attention_distr", "expanded Q' needs G in {{1, 2, 4, 8}}, got {}", g);
+  if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
+  if (allow_short && expand_short_blocks(p, distr, projection, perm, q_expanded, stream)) return;
+  switch (p.dtype) {
+    case DataType::F16:
+      return launch_group<__half>(p, distr, projection, perm, static_cast<__half*>(q_expanded), stream, 0, true);
+    case DataType::BF16:
+      return launch_group<__nv_bfloat16>(p, distr, projection, perm, static_cast<__nv_bfloat16*>(q_expanded), stream,
+                                         0, true);
+    case DataType::F32:
+      return launch_group<float>(p, distr, projection, perm, static_cast<float*>(q_expanded), stream, 0, true);
+  }
+}
+
 void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, Path path,
          cudaStream_t stream) {
   check_distr(p, distr);
@@ -1202,6 +1264,9 @@ void run(const AttentionDeviceParams& p, const DistrParams& distr, const float* 
   } else if (path == Path::kPrefused && !prefused_fits(p, distr)) {
     fail("attention_distr", "prefused path needs what the hopper path needs, at most {} l-blocks, l a multiple of "
                             "128 (or l >= N) and head_dim / G <= {}", kPrefusedMaxBlocks, kFusedPitch);
+  } else if (path == Path::kExpanded && !expanded_fits(p, distr)) {
+    fail("attention_distr", "expanded path needs an sm_90a build on compute capability 9.0, fp16/bf16, head_dim "
+                            "64/128, G in {{2,4,8}} and 16-byte rows");
   } else if (is_hopper(path) && !hopper_fits(p, distr)) {
     fail("attention_distr", "hopper path needs an sm_90a build on compute capability 9.0, fp16/bf16, head_dim "
                             "64/128, G in {{2,4,8}}, 16-byte rows and l a multiple of 64 (or l >= N)");

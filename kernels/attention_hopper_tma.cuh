@@ -15,7 +15,8 @@
 // Same problems as attention_hopper.cuh (q/k width kQKDim <= head_dim: the copies move 64 columns of q and k, the
 // products use the first kQKDim), 16-byte aligned views whose strides are multiples of 8 elements (the host falls
 // back on the lockstep kernel otherwise). With FusedQK, q and k are DistrAttention's Q~ [B*H][N][64] and per-block
-// K~ [B*H][nblocks][N][64] (attention_distr.cu) and v the usual view: each block's query rows lie in one l-block.
+// K~ [B*H][nblocks][N][64] (attention_distr.cu) and v the usual view: each block's query rows lie in one l-block;
+// or (q_per_head alone) q is its expanded Q' [B*H][N][D] and k, v the usual views.
 #pragma once
 #include "attention_hopper.cuh"
 #include "pdl.cuh"
@@ -46,9 +47,10 @@ struct QkvMaps {
   CUtensorMap q, k, v;
 };
 // DistrAttention's fused q and k (block_len 0: the exact kernel's views): a block's rows [r0, r0 + kBlockM) use
-// K~ block min(r0 / block_len, nblocks - 1).
+// K~ block min(r0 / block_len, nblocks - 1). q_per_head: q is a [B*H][N][*] tensor (implied by block_len > 0).
 struct FusedQK {
   int block_len = 0, nblocks = 1;
+  bool q_per_head = false;
 };
 
 template <typename T, typename Cfg>
@@ -74,9 +76,10 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
   const int bh = bh_offset + blockIdx.y, b = bh / p.heads, h = bh % p.heads;
   const int N = bp.N, n_tiles = bp.n_tiles;
   // (head, batch) coordinates of this block's q rows and k rows in their tensor maps; v's are (h, b).
-  const bool distr = fused.block_len > 0;
-  const int q_head = distr ? 0 : h, qk_batch = distr ? bh : b;
-  const int k_head = distr ? min(bp.q_row0 / max(fused.block_len, 1), fused.nblocks - 1) : h;
+  const bool k_fused = fused.block_len > 0, q_per_head = k_fused || fused.q_per_head;
+  const int q_head = q_per_head ? 0 : h, q_batch = q_per_head ? bh : b;
+  const int k_head = k_fused ? min(bp.q_row0 / max(fused.block_len, 1), fused.nblocks - 1) : h;
+  const int k_batch = k_fused ? bh : b;
 
   auto load_tile = [&](int t) {  // K_t, V_t into stage t % S once tile t - S has been released
     const int stage = t % S;
@@ -85,7 +88,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
 #pragma unroll
     for (int sub = 0; sub < kQKSub; ++sub)
       tma::load_box(k_tile(stage) + sub * BN * wgmma::kSwizzleRowBytes, &maps.k, full(stage), 64 * sub, t * BN,
-                    k_head, qk_batch);
+                    k_head, k_batch);
 #pragma unroll
     for (int sub = 0; sub < kVSub; ++sub)
       tma::load_box(v_tile(stage) + sub * BN * wgmma::kSwizzleRowBytes, &maps.v, full(stage), 64 * sub, t * BN, h, b);
@@ -99,15 +102,21 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     tma::barrier_init_fence();
   }
   __syncthreads();
-  wait_then_release_next_kernel();  // q, k, v are the previous kernels' output
   const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
+  const int first_tiles = Cfg::kProducerWarp ? n_tiles : min(S - 2, n_tiles);  // before the consumers start
+  // DistrAttention's expanded path: only q (Q') comes from the kernel just before (the grouping prologue, which
+  // releases this one as it starts), so the first K/V tiles are fetched before waiting for it.
+  const int early_tiles = fused.q_per_head && !k_fused ? min(first_tiles, S - 2) : 0;
+  if (tid == copier)
+    for (int t = 0; t < early_tiles; ++t) load_tile(t);
+  wait_then_release_next_kernel();  // q, k, v are the previous kernels' output
   if (tid == copier) {
     tma::arrive_expect_bytes(q_landed, Cfg::kQCopyBytes);
 #pragma unroll
     for (int sub = 0; sub < kQKSub; ++sub)
       tma::load_box(sQ + sub * BM * wgmma::kSwizzleRowBytes, &maps.q, q_landed, 64 * sub, bp.q_row0, q_head,
-                    qk_batch);
-    for (int t = 0; t < (Cfg::kProducerWarp ? n_tiles : S - 2) && t < n_tiles; ++t) load_tile(t);
+                    q_batch);
+    for (int t = early_tiles; t < first_tiles; ++t) load_tile(t);
   }
   if (Cfg::kProducerWarp && tid >= Cfg::kConsumers) return;
   __syncwarp();
@@ -195,6 +204,27 @@ bool launch_tma_fused(const AttentionDeviceParams& p, const T* q_fused, const T*
                         int64_t(nblocks) * N * 64, Cfg::kBlockN))
     return false;
   launch_tma_maps<T, Cfg>(maps, p, FusedQK{block_len, nblocks}, stream);
+  return true;
+}
+
+// Exact attention with q replaced by q_rows [B*H][N][D] (DistrAttention's Q' = Q~ S^T) and p's k, v views; false
+// (nothing launched) where they can't be tensor-mapped.
+template <typename T, typename Cfg>
+bool launch_tma_q(const AttentionDeviceParams& p, const T* q_rows, cudaStream_t stream) {
+  constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
+  const int N = p.tokens, D = p.head_dim;
+  QkvMaps maps;
+  auto encode = [&](CUtensorMap& map, const void* base, int box_rows) {
+    return tma::encode_view(map, kBf16, base, D, N, p.heads, p.batch, p.qkv_token_stride, p.qkv_head_stride,
+                            p.qkv_batch_stride, box_rows);
+  };
+  if (!encode(maps.k, p.k, Cfg::kBlockN) || !encode(maps.v, p.v, Cfg::kBlockN) ||
+      !tma::encode_view(maps.q, kBf16, q_rows, D, N, 1, p.batch * p.heads, D, int64_t(N) * D, int64_t(N) * D,
+                        Cfg::kBlockM))
+    return false;
+  FusedQK fused;
+  fused.q_per_head = true;
+  launch_tma_maps<T, Cfg>(maps, p, fused, stream);
   return true;
 }
 

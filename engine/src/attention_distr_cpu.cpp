@@ -6,6 +6,10 @@
 #include <numeric>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "distrvit/attention.h"
 #include "distrvit/distr.h"
 #include "distrvit/error.h"
@@ -44,6 +48,44 @@ std::vector<float> distr_projection(const DistrParams& distr, int block_rows) {
   return projection;
 }
 
+namespace {
+
+// dots[c * P + p] += the fused multiply-add sum over rows [r0, r1) of Q[r, c] * R[r, p], ascending r, from 0 (one
+// 256-row chunk of distr.h's SimHash dots).
+inline __attribute__((always_inline)) void add_chunk_dots(const float* q, int64_t row_stride, int r0, int r1,
+                                                          int head_dim, const float* projection, int hash_bits,
+                                                          float* partial, float* dots) {
+  std::fill(partial, partial + size_t(head_dim) * hash_bits, 0.0f);
+  for (int r = r0; r < r1; ++r) {
+    const float* q_row = q + r * row_stride;
+    const float* r_row = projection + size_t(r) * hash_bits;
+    for (int c = 0; c < head_dim; ++c) {
+      float* acc = partial + size_t(c) * hash_bits;
+      for (int bit = 0; bit < hash_bits; ++bit) acc[bit] = std::fma(q_row[c], r_row[bit], acc[bit]);
+    }
+  }
+  for (size_t i = 0; i < size_t(head_dim) * hash_bits; ++i) dots[i] += partial[i];
+}
+
+#if defined(__x86_64__)
+// std::fma is a libm call without the FMA instructions; with them, one vfmadd.
+__attribute__((target("avx2,fma"))) void add_chunk_dots_fma(const float* q, int64_t row_stride, int r0, int r1,
+                                                             int head_dim, const float* projection, int hash_bits,
+                                                             float* partial, float* dots) {
+  add_chunk_dots(q, row_stride, r0, r1, head_dim, projection, hash_bits, partial, dots);
+}
+
+bool cpu_has_fma() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_FMA) != 0;
+  }();
+  return has;
+}
+#endif
+
+}  // namespace
+
 DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int rows, int head_dim,
                                      const float* projection, int hash_bits) {
   if (hash_bits < 1 || hash_bits > kMaxHashBits)
@@ -52,18 +94,22 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
   grouping.codes.assign(head_dim, 0);
   grouping.keys.resize(head_dim);
   grouping.order.resize(head_dim);
+  std::vector<float> dots(size_t(head_dim) * hash_bits, 0.0f), partial(dots.size());  // [D, P]
+  for (int chunk = 0; chunk < rows; chunk += kHashChunkRows) {
+    const int chunk_end = std::min(rows, chunk + kHashChunkRows);
+#if defined(__x86_64__)
+    if (cpu_has_fma()) {
+      add_chunk_dots_fma(q, row_stride, chunk, chunk_end, head_dim, projection, hash_bits, partial.data(),
+                         dots.data());
+      continue;
+    }
+#endif
+    add_chunk_dots(q, row_stride, chunk, chunk_end, head_dim, projection, hash_bits, partial.data(), dots.data());
+  }
   for (int c = 0; c < head_dim; ++c) {
     uint32_t code = 0;
-    for (int bit = 0; bit < hash_bits; ++bit) {
-      float dot = 0;
-      for (int chunk = 0; chunk < rows; chunk += kHashChunkRows) {
-        float partial = 0;
-        for (int r = chunk; r < std::min(rows, chunk + kHashChunkRows); ++r)
-          partial += q[r * row_stride + c] * projection[r * hash_bits + bit];
-        dot += partial;
-      }
-      if (dot > 0) code |= uint32_t(1) << bit;
-    }
+    for (int bit = 0; bit < hash_bits; ++bit)
+      if (dots[size_t(c) * hash_bits + bit] > 0) code |= uint32_t(1) << bit;
     grouping.codes[c] = code;
     grouping.keys[c] = inverse_gray_code(code);
   }

@@ -7,10 +7,12 @@
 // sides; then
 //   1. grouping: the GPU prologue's permutation of every (b, h, block) equals distr_group_block on the float
 //      copies, bit for bit (the hash dots are summed in the same order with the same roundings);
-//   2. every path (auto, fused64, fused128, generic, and hopper / prefused where they fit): output poisoned with
-//      NaN before the run, every element written and finite, max |gpu - cpu| <= tol (fp16 2e-3 .. bf16 2e-2 like
-//      the exact kernel's test, times 2: Q~ and K~ are rounded to the dtype before the tensor cores, the CPU keeps
-//      them in fp32).
+//   1b. the expanded path's prologue (short-block and general kernels): the same permutations, and Q' equal to the
+//      CPU's Q~ of each column's group, bit for bit;
+//   2. every path (auto, fused64, fused128, generic, and hopper / prefused / expanded where they fit): output
+//      poisoned with NaN before the run, every element written and finite, max |gpu - cpu| <= tol (fp16 2e-3 ..
+//      bf16 2e-2 like the exact kernel's test, times 2: Q~ and K~ are rounded to the dtype before the tensor cores,
+//      the CPU keeps them in fp32).
 // "distr: G = 1 equals exact" checks attention_distr(G = 1) == attention_exact (the dispatch) bit for bit
 // and the fused kernels at G = 1 (which do permute) against attention_exact within the tolerance.
 // DISTRVIT_TEST_MAX_N caps N and DISTRVIT_TEST_MIN_N floors it (compute-sanitizer); DISTRVIT_TEST_SEED fixes the seed.
@@ -216,11 +218,77 @@ void run_case(const Case& c) {
     }
   }
 
+  // 1b. The expanded path's prologue, by the short-block kernel (where it applies) and by the general one: the same
+  //     permutations, and Q' [B*H][N][D] holding at column c the CPU's Q~ value of c's group, bit for bit.
+  if (c.t != DataType::F32 && c.distr.group != 1) {
+    const int nblocks = dd::num_blocks(c.N, c.distr.block), l = std::min(c.distr.block, c.N), G = c.distr.group;
+    for (const bool allow_short : {true, false}) {
+      const size_t q_count = size_t(c.B) * c.H * c.N * c.D;
+      DeviceBuffer d_perm(size_t(c.B) * c.H * nblocks * c.D), d_qe(q_count * elem);
+      CHECK_CUDA_OK(cudaMemset(d_qe.ptr, 0xFF, q_count * elem));  // poison: NaN in every dtype
+      std::string error;
+      try {
+        dd::expand_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qe.ptr, allow_short, nullptr);
+        const cudaError_t status = cudaDeviceSynchronize();
+        if (status != cudaSuccess) error = cudaGetErrorString(status);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (!error.empty()) {
+        std::printf("expand %s  ERROR %s\n", what.c_str(), error.c_str());
+        FAIL_CHECK("expand_blocks threw: " << error);
+        continue;
+      }
+      std::vector<uint8_t> perm(size_t(c.B) * c.H * nblocks * c.D), qe_bytes(q_count * elem);
+      CHECK_CUDA_OK(cudaMemcpy(perm.data(), d_perm.ptr, perm.size(), cudaMemcpyDeviceToHost));
+      CHECK_CUDA_OK(cudaMemcpy(qe_bytes.data(), d_qe.ptr, qe_bytes.size(), cudaMemcpyDeviceToHost));
+      const std::vector<float> qe = decode(qe_bytes, c.t);
+      std::atomic<int> bad_perms{0}, bad_values{0};
+      parallel_for(c.B * c.H, [&](int bh) {
+        const distrvit::AttentionParams hv = head_view(full, bh / c.H, bh % c.H);
+        for (int blk = 0; blk < nblocks; ++blk) {
+          const int start = blk * l, rows = std::min(l, c.N - start);
+          const float* q_block = hv.q + start * hv.qkv_token_stride;
+          const auto g = distrvit::distr_group_block(q_block, hv.qkv_token_stride, rows, c.D, projection.data(),
+                                                     c.distr.hash_bits);
+          const uint8_t* gp = &perm[(size_t(bh) * nblocks + blk) * c.D];
+          std::vector<int> rank(c.D);
+          for (int i = 0; i < c.D; ++i) {
+            rank[g.order[i]] = i;
+            if (gp[i] != g.order[i]) ++bad_perms;
+          }
+          for (int r = 0; r < rows; ++r) {
+            const float* q_row = q_block + r * hv.qkv_token_stride;
+            const float* got = &qe[(size_t(bh) * c.N + start + r) * c.D];
+            for (int col = 0; col < c.D; ++col) {
+              const int* members = &g.order[rank[col] / G * G];
+              float value = 0.0f;  // as attention_distr_cpu computes Q~
+              if (c.distr.variant == DistrVariant::Sample) {
+                value = q_row[members[0]];
+              } else {
+                for (int m = 0; m < G; ++m) value += q_row[members[m]];
+                value /= float(G);
+              }
+              const float expected = round_to(c.t, value);
+              if (!(got[col] == expected && std::signbit(got[col]) == std::signbit(expected))) ++bad_values;
+            }
+          }
+        }
+      });
+      std::printf("expand %-43s %s: permutations differing %d, Q' values differing %d  %s\n", what.c_str(),
+                  allow_short ? "short" : "general", bad_perms.load(), bad_values.load(),
+                  bad_perms == 0 && bad_values == 0 ? "ok" : "FAIL");
+      CHECK_MESSAGE(bad_perms == 0, "expanded prologue's permutation differs from distr_group_block");
+      CHECK_MESSAGE(bad_values == 0, "Q' differs from the CPU's Q~ of the column's group");
+    }
+  }
+
   // 2. Every path against the CPU reference.
   std::vector<dd::Path> paths = {dd::Path::kAuto, dd::Path::kGeneric};
   if (c.t != DataType::F32) paths.insert(paths.begin() + 1, {dd::Path::kFused64, dd::Path::kFused128});
   if (dd::hopper_fits(p, c.distr)) paths.insert(paths.end(), {dd::Path::kHopper0, dd::Path::kHopper1});
   if (dd::prefused_fits(p, c.distr)) paths.push_back(dd::Path::kPrefused);
+  if (dd::expanded_fits(p, c.distr)) paths.push_back(dd::Path::kExpanded);
   for (dd::Path path : paths) {
     if (path == dd::Path::kAuto && c.distr.group == 1) continue;  // = attention_exact: its own test case
     INFO(dd::path_name(path));

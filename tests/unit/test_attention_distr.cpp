@@ -217,6 +217,14 @@ TEST_CASE("distr: SimHash dots of long blocks are sums of 256-row chunk sums") {
   CHECK(distr_group_block(q.data(), 1, rows, 1, one_chunk.data(), 1).codes == std::vector<uint32_t>{1});
 }
 
+TEST_CASE("distr: SimHash dots are fused multiply-adds") {
+  // Row 0 gives -(1 + 2^-11); row 1's product (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 needs 25 bits. A fused
+  // multiply-add keeps the 2^-24: dot > 0, bit set. A rounded product (a tie, to even: 1 + 2^-11) would give 0.
+  const float a = 1.0f + std::ldexp(1.0f, -12);
+  const std::vector<float> q = {-(1.0f + std::ldexp(1.0f, -11)), a}, projection = {1.0f, a};
+  CHECK(distr_group_block(q.data(), 1, 2, 1, projection.data(), 1).codes == std::vector<uint32_t>{1});
+}
+
 TEST_CASE("distr: G=1 equals exact attention") {
   struct Shape {
     int batch, tokens, heads, head_dim, block;

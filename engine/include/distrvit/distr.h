@@ -18,10 +18,10 @@
 //   Element e depends only on (seed, e), so R for fewer rows is a prefix of R for more rows (same P):
 //   a block shorter than l (the last block of a head) uses the first rows of R.
 //
-// SimHash code of column c of a Q block with `rows` rows (rows <= l), all in fp32, products and sums rounded
-// separately (no fused multiply-add):
-//   partial_{k,p} = sum over the rows r of chunk k (rows k*256 .. min(rows, k*256 + 256) - 1), in ascending r,
-//                   of Q[r, c] * R[r, p]                      (chunks of kHashChunkRows = 256 rows)
+// SimHash code of column c of a Q block with `rows` rows (rows <= l), all in fp32:
+//   partial_{k,p} = the sum over the rows r of chunk k (rows k*256 .. min(rows, k*256 + 256) - 1) of
+//                   Q[r, c] * R[r, p] as fused multiply-adds in ascending r: acc = fma(Q[r, c], R[r, p], acc),
+//                   one rounding per row, from acc = 0   (chunks of kHashChunkRows = 256 rows)
 //   dot_p = sum over k = 0, 1, ... in ascending k of partial_{k,p}, starting from 0
 //   (for rows <= 256 that is the plain ascending sum; the chunks let the GPU spread long blocks over SMs)
 //   bit p of the code (bit position p, least significant = p 0) = dot_p > 0.

@@ -1,0 +1,248 @@
+// DistrAttention's grouping prologue for short blocks (l <= 64, P <= 16, head_dim 64 / 128, fp16 / bf16), writing
+// the expanded Q' of the expanded path (attention_distr.cu, item 5): Q'[r, c] = Q~[r, group of c].
+// Two warps per (b, h, l-block), kItems of those per thread block; after the copies only the pair meets (named
+// barriers):
+//   1. the block's Q rows go to the pair's shared memory (cp.async), R [rows][16] fp32 (zeros past P and l) to the
+//      thread block's;
+//   2. warp h of the pair owns bits 8 h .. 8 h + 7, lane t columns 64 i + 2 t + {0, 1} (i < D / 64): the SimHash dots
+//      as fused multiply-adds in ascending rows (distr.h; one 256-row chunk, since l <= 64), no sum across lanes;
+//   3. code -> inverse Gray key; rank by counting the smaller (key, column) values; perm and the inverse;
+//   4. Q' rows, alternating between the two warps: each lane writes its two columns of a row from the smem rows (its
+//      members' offsets in registers; mean: sum in group order, then one rounding of sum / G, exactly as
+//      fuse_rows), 128-byte stores per warp and row.
+// Same grouping and the same Q~ values, bit for bit, as distr_group_kernel (attention_distr.cu), which serves every
+// other case (longer blocks, P > 16, unaligned rows) with GroupShape::expanded.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "attention_common.cuh"
+#include "attention_distr.cuh"
+#include "cuda_check.h"
+#include "distrvit/distr.h"
+#include "dtype_util.cuh"
+#include "pdl.cuh"
+
+namespace distrvit::cuda::distr {
+namespace {
+
+constexpr int kItems = 4;               // (b, h, l-block) items per thread block, two warps each
+constexpr int kThreads = kItems * 64;
+constexpr int kMaxRows = 64;            // l
+constexpr int kBits = 16;               // R columns in shared memory (P <= 16, zeros past P)
+constexpr int kHalfBits = kBits / 2;    // per warp of a pair
+
+// Shared memory for blocks of up to `rows` rows (a multiple of 16): R [rows][16] fp32, then per item its Q rows
+// [rows][D] (T, 16 bits), sort keys [D] uint32, code bytes [2][D], order [D] and rank [D] uint8.
+struct ExpandSmem {
+  int r_bytes, item_bytes;
+  __host__ __device__ ExpandSmem(int rows, int D) : r_bytes(rows * kBits * 4), item_bytes(rows * D * 2 + D * 8) {}
+  __host__ __device__ int bytes() const { return r_bytes + kItems * item_bytes; }
+};
+
+template <typename T>
+__device__ __forceinline__ float2 to_float2(uint32_t packed) {
+  if constexpr (std::is_same_v<T, __half>) return __half22float2(*reinterpret_cast<const __half2*>(&packed));
+  else return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
+}
+
+// grid.x = ceil(items / kItems), items = B*H * nblocks; q_out [B*H][N][D]; perm [B*H][nblocks][D]; rows_cap =
+// block_len rounded up to 16.
+template <typename T, int D, int G>
+__global__ void __launch_bounds__(kThreads)
+    distr_expand_short_kernel(const AttentionDeviceParams p, const float* __restrict__ projection, const int block_len,
+                              const int rows_cap, const int nblocks, const int hash_bits, const bool sample,
+                              uint8_t* __restrict__ perm, T* __restrict__ q_out) {
+  constexpr int kPairs = D / 64;  // column pairs per lane
+  extern __shared__ __align__(16) unsigned char smem[];
+  const ExpandSmem layout(rows_cap, D);
+  float* s_r = reinterpret_cast<float*>(smem);  // [rows_cap][16]
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, pair = warp / 2, half = warp % 2;
+  unsigned char* ism = smem + layout.r_bytes + pair * layout.item_bytes;
+  T* s_q = reinterpret_cast<T*>(ism);                                  // [rows_cap][D]
+  uint32_t* s_keys = reinterpret_cast<uint32_t*>(s_q + rows_cap * D);  // [D]
+  uint8_t* s_code = reinterpret_cast<uint8_t*>(s_keys + D);            // [2][D]: bits 0-7, 8-15
+  uint8_t* s_order = s_code + 2 * D;                                   // [D]
+  uint8_t* s_rank = s_order + D;                                       // [D]
+  auto pair_sync = [&] { asm volatile("bar.sync %0, 64;\n" ::"r"(1 + pair) : "memory"); };
+
+  const int64_t items = int64_t(p.batch) * p.heads * nblocks;
+  const int64_t item = int64_t(blockIdx.x) * kItems + pair;
+  const bool active = item < items;
+  const int bh = active ? int(item / nblocks) : 0, blk = active ? int(item % nblocks) : 0;
+  const int b = bh / p.heads, h = bh % p.heads;
+  const int start = blk * block_len, rows = active ? min(block_len, p.tokens - start) : 0;
+  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
+                int64_t(start) * p.qkv_token_stride;
+
+  // The forward after this (a dependent launch, attention_hopper_tma.cuh) may start fetching K and V now: it waits
+  // for this whole kernel before it reads Q'.
+  wait_then_release_next_kernel();
+  for (int i = tid; i < rows_cap * kBits; i += kThreads) {
+    const int r = i / kBits, bit = i % kBits;
+    s_r[i] = r < block_len && bit < hash_bits ? projection[r * hash_bits + bit] : 0.0f;
+  }
+  constexpr int kPieces = D * int(sizeof(T)) / 16;  // 16-byte pieces of a row
+  for (int i = half * 32 + lane; i < rows * kPieces; i += 64) {
+    const int r = i / kPieces, piece = i % kPieces;
+    ptx::cp_async_16(ptx::smem_addr(s_q + r * D + piece * 8), gq + int64_t(r) * p.qkv_token_stride + piece * 8, true);
+  }
+  ptx::cp_async_commit();
+  ptx::cp_async_wait<0>();
+  __syncthreads();  // R and every pair's rows
+  if (!active) return;  // both warps of the pair
+
+  // 2. Dots of columns 64 i + 2 lane + e, bits 8 half .. + 7.
+  float acc[kPairs][2][kHalfBits];
+#pragma unroll
+  for (int i = 0; i < kPairs; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+#pragma unroll
+      for (int bit = 0; bit < kHalfBits; ++bit) acc[i][e][bit] = 0.0f;
+  const uint32_t* q_words = reinterpret_cast<const uint32_t*>(s_q);  // two columns per word
+  const float4* r_half = reinterpret_cast<const float4*>(s_r + half * kHalfBits);
+#pragma unroll 2
+  for (int r = 0; r < rows; ++r) {
+    float rv[kHalfBits];
+#pragma unroll
+    for (int k = 0; k < kHalfBits / 4; ++k) *reinterpret_cast<float4*>(&rv[4 * k]) = r_half[r * (kBits / 4) + k];
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      const float2 q2 = to_float2<T>(q_words[r * (D / 2) + 32 * i + lane]);
+#pragma unroll
+      for (int bit = 0; bit < kHalfBits; ++bit) {
+        acc[i][0][bit] = __fmaf_rn(q2.x, rv[bit], acc[i][0][bit]);
+        acc[i][1][bit] = __fmaf_rn(q2.y, rv[bit], acc[i][1][bit]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kPairs; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      uint32_t byte = 0;
+#pragma unroll
+      for (int bit = 0; bit < kHalfBits; ++bit)
+        if (acc[i][e][bit] > 0.0f) byte |= 1u << bit;  // bits past P stay 0: their R columns are 0
+      s_code[half * D + 64 * i + 2 * lane + e] = uint8_t(byte);
+    }
+  pair_sync();
+
+  // 3. Keys (inverse Gray of the code) << 8 | column, then ranks: a stable argsort (keys < 2^16). Warp `half` takes
+  // columns [half D / 2, + D / 2).
+  constexpr int kColsPerLane = D / 64;
+  const int c0 = half * (D / 2) + lane * kColsPerLane;
+#pragma unroll
+  for (int e = 0; e < kColsPerLane; ++e) {
+    const int c = c0 + e;
+    uint32_t key = uint32_t(s_code[c]) | uint32_t(s_code[D + c]) << 8;
+#pragma unroll
+    for (int shift = 1; shift < kBits; shift <<= 1) key ^= key >> shift;
+    s_keys[c] = key << 8 | uint32_t(c);
+  }
+  pair_sync();
+  uint8_t* gperm = perm + (int64_t(bh) * nblocks + blk) * D;
+#pragma unroll
+  for (int e = 0; e < kColsPerLane; ++e) {
+    const int c = c0 + e;
+    const uint32_t mine = s_keys[c];
+    int rank = 0;
+#pragma unroll 4
+    for (int j = 0; j < D; j += 4) {
+      const uint4 k4 = *reinterpret_cast<const uint4*>(&s_keys[j]);
+      rank += int(k4.x < mine) + int(k4.y < mine) + int(k4.z < mine) + int(k4.w < mine);
+    }
+    s_order[rank] = uint8_t(c);
+    s_rank[c] = uint8_t(rank);
+    gperm[rank] = uint8_t(c);
+  }
+  pair_sync();
+
+  // 4. Q' rows half, half + 2, ...
+  int member[kPairs][2][G];  // element offsets of each owned column's group members, in group order
+#pragma unroll
+  for (int i = 0; i < kPairs; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int group = s_rank[64 * i + 2 * lane + e] / G;
+#pragma unroll
+      for (int g = 0; g < G; ++g) member[i][e][g] = s_order[group * G + g];
+    }
+  T* out = q_out + (int64_t(bh) * p.tokens + start) * D;
+  for (int r = half; r < rows; r += 2) {
+    const T* q_row = s_q + r * D;
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i) {
+      float v[2];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float sum = to_float(q_row[member[i][e][0]]);
+        if (!sample) {
+#pragma unroll
+          for (int g = 1; g < G; ++g) sum = __fadd_rn(sum, to_float(q_row[member[i][e][g]]));
+          sum = __fmaf_rn(sum, 1.0f / G, 0.0f);  // = sum / G, and -0 -> +0 as in fuse_rows
+        }
+        v[e] = sum;
+      }
+      *reinterpret_cast<uint32_t*>(out + int64_t(r) * D + 64 * i + 2 * lane) = ptx::pack2<T>(v[0], v[1]);
+    }
+  }
+}
+
+template <typename T, int D, int G>
+void launch_expand_short(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
+                         const float* projection, uint8_t* perm, T* q_out, cudaStream_t stream) {
+  constexpr auto kernel = distr_expand_short_kernel<T, D, G>;
+  const int rows_cap = (block_len + 15) / 16 * 16;
+  const int smem = ExpandSmem(rows_cap, D).bytes();
+  allow_dynamic_smem<kernel>(ExpandSmem(kMaxRows, D).bytes());
+  const int64_t items = int64_t(p.batch) * p.heads * nblocks;
+  launch_dependent(kernel, dim3(unsigned((items + kItems - 1) / kItems)), kThreads, smem, stream, p, projection,
+                   block_len, rows_cap, nblocks, distr.hash_bits, distr.variant == DistrVariant::Sample, perm, q_out);
+}
+
+template <typename T, int D>
+bool expand_short_d(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
+                    const float* projection, uint8_t* perm, void* q_out, cudaStream_t stream) {
+  T* out = static_cast<T*>(q_out);
+  switch (distr.group) {
+    case 2: launch_expand_short<T, D, 2>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
+    case 4: launch_expand_short<T, D, 4>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
+    case 8: launch_expand_short<T, D, 8>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
+  }
+  return false;
+}
+
+template <typename T>
+bool expand_short_t(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
+                    const float* projection, uint8_t* perm, void* q_out, cudaStream_t stream) {
+  if (p.head_dim == 64) return expand_short_d<T, 64>(p, distr, block_len, nblocks, projection, perm, q_out, stream);
+  if (p.head_dim == 128) return expand_short_d<T, 128>(p, distr, block_len, nblocks, projection, perm, q_out, stream);
+  return false;
+}
+
+}  // namespace
+
+bool expand_short_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
+                         uint8_t* perm, void* q_expanded, cudaStream_t stream) {
+  const int block_len = std::min(distr.block, std::max(1, p.tokens));
+  const auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  if (block_len > kMaxRows || distr.hash_bits > kBits || !aligned16(projection) || !aligned16(q_expanded) ||
+      !attention_rows_16b_aligned(p))
+    return false;
+  const int nblocks = num_blocks(p.tokens, distr.block);
+  switch (p.dtype) {
+    case DataType::F16:
+      return expand_short_t<__half>(p, distr, block_len, nblocks, projection, perm, q_expanded, stream);
+    case DataType::BF16:
+      return expand_short_t<__nv_bfloat16>(p, distr, block_len, nblocks, projection, perm, q_expanded, stream);
+    case DataType::F32: return false;
+  }
+  return false;
+}
+
+}  // namespace distrvit::cuda::distr
