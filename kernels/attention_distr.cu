@@ -7,10 +7,10 @@
 // 1. distr_group_kernel, one thread block per (Q block of l rows, b, h), ceil(D/2) * ceil(P/8) threads (past
 //    128: 128 threads with up to 4 items each): the SimHash dots of the D columns x P bits, accumulated in fp32 in
 //    ascending row order as fused multiply-adds (__fmaf_rn, like the CPU reference's std::fma), from the fp16/bf16
-//    inputs converted to float. Rows stream through 4 smem
-//    slots of up to 32 rows (cp.async 16-byte pieces of the Q rows and of R's rows, 3 chunks in flight while one is
-//    hashed; scalar copies where rows or R are not 16-byte aligned); each thread owns 2 adjacent columns x 8 bits
-//    (16 independent sums; one 4-byte Q load and two 16-byte R loads per row). Codes -> inverse Gray keys -> stable
+//    inputs converted to float. Rows stream through 4 smem slots of up to 32 rows (cp.async 16-byte pieces of the
+//    Q rows and of R's rows, 3 chunks in flight while one is hashed; scalar copies where rows or R are not 16-byte
+//    aligned); each thread owns 2 adjacent columns x 8 bits (16 independent sums; one 4-byte Q load and two 16-byte
+//    R loads per row). Codes -> inverse Gray keys -> stable
 //    argsort by rank counting over the packed (key, column) values. Then Q~ (mean: sum in group order / G; sample:
 //    first member) as [B*H, N, EP] in the input dtype, EP = E = D/G rounded up to 16 with zero columns, from the Q
 //    rows still in smem (blocks of up to 4 chunks, e.g. l <= 128 at D = 64 / 128 in 16 bits) or streamed through
@@ -48,11 +48,12 @@
 //    in the key loop at all. The K~ write costs nblocks times the size of K, hence the limit on blocks.
 //
 // 5. Expanded (distr::Path::kExpanded; Hopper, any l): the prologue writes Q' [B*H, N, D] instead of Q~, column c
-//    of row r being Q~[r, group of c] (fuse_rows with GroupShape::expanded), and the forward is the TMA-fed exact
-//    kernel on (Q', K, V). Scores sum_c Q~[r, g(c)] K[t, c] = sum_j Q~[r, j] K~[t, j]: DistrAttention's scores, with
-//    K~ never formed (the fp32 sum runs over the products instead of over fp16-rounded K~ sums). The products keep
-//    the full width D, so this path saves no tensor-core work; it costs the exact kernel plus the prologue, which
-//    beats building K~ where the exponentials, not the products, set the time (d = 64).
+//    of row r being Q~[r, group of c] (attention_distr_expand.cu for l <= 64 and P <= 16, else fuse_rows with
+//    GroupShape::expanded), and the forward is the TMA-fed exact kernel on (Q', K, V). Scores
+//    sum_c Q~[r, g(c)] K[t, c] = sum_j Q~[r, j] K~[t, j]: DistrAttention's scores, with K~ never formed (the fp32
+//    sum runs over the products instead of over fp16-rounded K~ sums). The products keep the full width D, so this
+//    path saves no tensor-core work; it costs the exact kernel plus the prologue, which beats building K~ where the
+//    exponentials, not the products, set the time (d = 64).
 //
 // G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
 // fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
@@ -109,22 +110,6 @@ struct GroupShape {
   const uint32_t* codes_in = nullptr;  // long blocks: codes [B*H][nblocks][D] from distr_hash_codes_kernel
   int row_splits = 1;                  // with codes_in: thread blocks per l-block, each writing Q~ for its rows
 };
-
-// Two adjacent elements of a smem Q row as floats (exact conversions, like to_float).
-template <typename T>
-__device__ __forceinline__ float2 load_pair(const unsigned char* p);
-template <>
-__device__ __forceinline__ float2 load_pair<float>(const unsigned char* p) {
-  return *reinterpret_cast<const float2*>(p);
-}
-template <>
-__device__ __forceinline__ float2 load_pair<__half>(const unsigned char* p) {
-  return __half22float2(*reinterpret_cast<const __half2*>(p));
-}
-template <>
-__device__ __forceinline__ float2 load_pair<__nv_bfloat16>(const unsigned char* p) {
-  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
-}
 
 // Runs consume(k) for the chunks k = 0 .. nchunks-1 of a block in ascending order, chunk k in slot
 // k % kGroupStages, after load(k) has filled it (cp.async, or plain copies, made visible by the barrier); the

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "attention_common.cuh"
 #include "attention_distr.cuh"
@@ -42,12 +41,6 @@ struct ExpandSmem {
   __host__ __device__ ExpandSmem(int rows, int D) : r_bytes(rows * kBits * 4), item_bytes(rows * D * 2 + D * 8) {}
   __host__ __device__ int bytes() const { return r_bytes + kItems * item_bytes; }
 };
-
-template <typename T>
-__device__ __forceinline__ float2 to_float2(uint32_t packed) {
-  if constexpr (std::is_same_v<T, __half>) return __half22float2(*reinterpret_cast<const __half2*>(&packed));
-  else return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
-}
 
 // grid.x = ceil(items / kItems), items = B*H * nblocks; q_out [B*H][N][D]; perm [B*H][nblocks][D]; rows_cap =
 // block_len rounded up to 16.
@@ -112,7 +105,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int k = 0; k < kHalfBits / 4; ++k) *reinterpret_cast<float4*>(&rv[4 * k]) = r_half[r * (kBits / 4) + k];
 #pragma unroll
     for (int i = 0; i < kPairs; ++i) {
-      const float2 q2 = to_float2<T>(q_words[r * (D / 2) + 32 * i + lane]);
+      const float2 q2 = load_pair<T>(&q_words[r * (D / 2) + 32 * i + lane]);
 #pragma unroll
       for (int bit = 0; bit < kHalfBits; ++bit) {
         acc[i][0][bit] = __fmaf_rn(q2.x, rv[bit], acc[i][0][bit]);
@@ -193,35 +186,43 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// One call's arguments, for the dispatch on dtype, head_dim and G.
+struct ShortCall {
+  const AttentionDeviceParams& p;
+  const DistrParams& distr;
+  int block_len, nblocks;
+  const float* projection;
+  uint8_t* perm;
+  void* q_out;
+  cudaStream_t stream;
+};
+
 template <typename T, int D, int G>
-void launch_expand_short(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
-                         const float* projection, uint8_t* perm, T* q_out, cudaStream_t stream) {
+void launch_expand_short(const ShortCall& c) {
   constexpr auto kernel = distr_expand_short_kernel<T, D, G>;
-  const int rows_cap = (block_len + 15) / 16 * 16;
+  const int rows_cap = (c.block_len + 15) / 16 * 16;
   const int smem = ExpandSmem(rows_cap, D).bytes();
   allow_dynamic_smem<kernel>(ExpandSmem(kMaxRows, D).bytes());
-  const int64_t items = int64_t(p.batch) * p.heads * nblocks;
-  launch_dependent(kernel, dim3(unsigned((items + kItems - 1) / kItems)), kThreads, smem, stream, p, projection,
-                   block_len, rows_cap, nblocks, distr.hash_bits, distr.variant == DistrVariant::Sample, perm, q_out);
+  const int64_t items = int64_t(c.p.batch) * c.p.heads * c.nblocks;
+  launch_dependent(kernel, dim3(unsigned((items + kItems - 1) / kItems)), kThreads, smem, c.stream, c.p, c.projection,
+                   c.block_len, rows_cap, c.nblocks, c.distr.hash_bits, c.distr.variant == DistrVariant::Sample,
+                   c.perm, static_cast<T*>(c.q_out));
 }
 
 template <typename T, int D>
-bool expand_short_d(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
-                    const float* projection, uint8_t* perm, void* q_out, cudaStream_t stream) {
-  T* out = static_cast<T*>(q_out);
-  switch (distr.group) {
-    case 2: launch_expand_short<T, D, 2>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
-    case 4: launch_expand_short<T, D, 4>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
-    case 8: launch_expand_short<T, D, 8>(p, distr, block_len, nblocks, projection, perm, out, stream); return true;
+bool expand_short_d(const ShortCall& c) {
+  switch (c.distr.group) {
+    case 2: launch_expand_short<T, D, 2>(c); return true;
+    case 4: launch_expand_short<T, D, 4>(c); return true;
+    case 8: launch_expand_short<T, D, 8>(c); return true;
   }
   return false;
 }
 
 template <typename T>
-bool expand_short_t(const AttentionDeviceParams& p, const DistrParams& distr, int block_len, int nblocks,
-                    const float* projection, uint8_t* perm, void* q_out, cudaStream_t stream) {
-  if (p.head_dim == 64) return expand_short_d<T, 64>(p, distr, block_len, nblocks, projection, perm, q_out, stream);
-  if (p.head_dim == 128) return expand_short_d<T, 128>(p, distr, block_len, nblocks, projection, perm, q_out, stream);
+bool expand_short_t(const ShortCall& c) {
+  if (c.p.head_dim == 64) return expand_short_d<T, 64>(c);
+  if (c.p.head_dim == 128) return expand_short_d<T, 128>(c);
   return false;
 }
 
@@ -234,12 +235,10 @@ bool expand_short_blocks(const AttentionDeviceParams& p, const DistrParams& dist
   if (block_len > kMaxRows || distr.hash_bits > kBits || !aligned16(projection) || !aligned16(q_expanded) ||
       !attention_rows_16b_aligned(p))
     return false;
-  const int nblocks = num_blocks(p.tokens, distr.block);
+  const ShortCall call{p, distr, block_len, num_blocks(p.tokens, distr.block), projection, perm, q_expanded, stream};
   switch (p.dtype) {
-    case DataType::F16:
-      return expand_short_t<__half>(p, distr, block_len, nblocks, projection, perm, q_expanded, stream);
-    case DataType::BF16:
-      return expand_short_t<__nv_bfloat16>(p, distr, block_len, nblocks, projection, perm, q_expanded, stream);
+    case DataType::F16: return expand_short_t<__half>(call);
+    case DataType::BF16: return expand_short_t<__nv_bfloat16>(call);
     case DataType::F32: return false;
   }
   return false;

@@ -104,8 +104,8 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
   __syncthreads();
   const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
   const int first_tiles = Cfg::kProducerWarp ? n_tiles : min(S - 2, n_tiles);  // before the consumers start
-  // DistrAttention's expanded path: only q (Q') comes from the kernel just before (the grouping prologue, which
-  // releases this one as it starts), so the first K/V tiles are fetched before waiting for it.
+  // DistrAttention's expanded path: only q (Q') comes from the kernel just before (the grouping prologue; the
+  // short-block one releases this kernel as it starts), so the first K/V tiles are fetched before waiting for it.
   const int early_tiles = fused.q_per_head && !k_fused ? min(first_tiles, S - 2) : 0;
   if (tid == copier)
     for (int t = 0; t < early_tiles; ++t) load_tile(t);

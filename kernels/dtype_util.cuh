@@ -34,6 +34,22 @@ struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
 
+// Two adjacent elements at p (aligned to their pair) as floats, exact conversions like to_float.
+template <typename T>
+__device__ __forceinline__ float2 load_pair(const void* p);
+template <>
+__device__ __forceinline__ float2 load_pair<float>(const void* p) {
+  return *static_cast<const float2*>(p);
+}
+template <>
+__device__ __forceinline__ float2 load_pair<__half>(const void* p) {
+  return __half22float2(*static_cast<const __half2*>(p));
+}
+template <>
+__device__ __forceinline__ float2 load_pair<__nv_bfloat16>(const void* p) {
+  return __bfloat1622float2(*static_cast<const __nv_bfloat162*>(p));
+}
+
 // timm / PyTorch nn.GELU(): 0.5 x (1 + erf(x / sqrt 2)).
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 

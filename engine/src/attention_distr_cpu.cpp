@@ -6,14 +6,12 @@
 #include <numeric>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-
 #include "distrvit/attention.h"
 #include "distrvit/distr.h"
 #include "distrvit/error.h"
 #include "distrvit/ops_cpu.h"
+
+#include "cpu_features.h"
 
 namespace distrvit {
 
@@ -67,20 +65,12 @@ inline __attribute__((always_inline)) void add_chunk_dots(const float* q, int64_
   for (size_t i = 0; i < size_t(head_dim) * hash_bits; ++i) dots[i] += partial[i];
 }
 
-#if defined(__x86_64__)
+#if defined(DISTRVIT_X86_FEATURES)
 // std::fma is a libm call without the FMA instructions; with them, one vfmadd.
 __attribute__((target("avx2,fma"))) void add_chunk_dots_fma(const float* q, int64_t row_stride, int r0, int r1,
                                                              int head_dim, const float* projection, int hash_bits,
                                                              float* partial, float* dots) {
   add_chunk_dots(q, row_stride, r0, r1, head_dim, projection, hash_bits, partial, dots);
-}
-
-bool cpu_has_fma() {
-  static const bool has = [] {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_FMA) != 0;
-  }();
-  return has;
 }
 #endif
 
@@ -97,8 +87,8 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
   std::vector<float> dots(size_t(head_dim) * hash_bits, 0.0f), partial(dots.size());  // [D, P]
   for (int chunk = 0; chunk < rows; chunk += kHashChunkRows) {
     const int chunk_end = std::min(rows, chunk + kHashChunkRows);
-#if defined(__x86_64__)
-    if (cpu_has_fma()) {
+#if defined(DISTRVIT_X86_FEATURES)
+    if (cpu_has_avx2_fma()) {
       add_chunk_dots_fma(q, row_stride, chunk, chunk_end, head_dim, projection, hash_bits, partial.data(),
                          dots.data());
       continue;

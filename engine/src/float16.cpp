@@ -2,10 +2,9 @@
 
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
+#include "cpu_features.h"
+#if defined(DISTRVIT_X86_FEATURES)
 #include <immintrin.h>
-#define DISTRVIT_X86_F16C 1
 #endif
 
 namespace distrvit {
@@ -30,7 +29,7 @@ uint32_t round_nearest_even(uint32_t kept, uint32_t value, int shift) {
   return kept + (dropped > half || (dropped == half && (kept & 1u)));
 }
 
-#if defined(DISTRVIT_X86_F16C)
+#if defined(DISTRVIT_X86_FEATURES)
 __attribute__((target("avx,f16c"))) void float_rows_to_f16_f16c(const float* src, ptrdiff_t src_stride,
                                                                  uint16_t* dst, ptrdiff_t dst_stride, int rows,
                                                                  size_t cols) {
@@ -42,15 +41,6 @@ __attribute__((target("avx,f16c"))) void float_rows_to_f16_f16c(const float* src
     }
     for (; i < cols; ++i) dst[i] = float_to_f16(src[i]);
   }
-}
-
-// clang 14's __builtin_cpu_supports knows "avx" (which includes the OS saving ymm state) but not "f16c".
-bool cpu_has_f16c() {
-  static const bool has = [] {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
-  }();
-  return has;
 }
 #endif
 
@@ -98,8 +88,8 @@ uint16_t float_to_bf16(float value) {
 
 void float_rows_to_f16(const float* src, ptrdiff_t src_stride, uint16_t* dst, ptrdiff_t dst_stride, int rows,
                        size_t cols) {
-#if defined(DISTRVIT_X86_F16C)
-  if (cpu_has_f16c()) return float_rows_to_f16_f16c(src, src_stride, dst, dst_stride, rows, cols);
+#if defined(DISTRVIT_X86_FEATURES)
+  if (cpu_has_avx_f16c()) return float_rows_to_f16_f16c(src, src_stride, dst, dst_stride, rows, cols);
 #endif
   for (int r = 0; r < rows; ++r, src += src_stride, dst += dst_stride)
     for (size_t i = 0; i < cols; ++i) dst[i] = float_to_f16(src[i]);
