@@ -53,7 +53,7 @@
 //    sum_c Q~[r, g(c)] K[t, c] = sum_j Q~[r, j] K~[t, j]: DistrAttention's scores, with K~ never formed (the fp32
 //    sum runs over the products instead of over fp16-rounded K~ sums). The products keep the full width D, so this
 //    path saves no tensor-core work; it costs the exact kernel plus the prologue, which beats building K~ where the
-//    exponentials, not the products, set the time (d = 64).
+//    softmax, not the products, sets the time (d = 64: BENCHMARKS.md).
 //
 // G = 1: the grouping only permutes columns of Q and K alike, so the scores equal exact attention's up to
 // fp32 summation order; attention_distr() then calls attention_exact (the fused paths still run G = 1 when
@@ -1201,7 +1201,7 @@ bool prefused_fits(const AttentionDeviceParams& p, const DistrParams& distr) {
 Path auto_path(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (distr.group == 1) return Path::kAuto;  // attention_exact
   // d = 128, long rows: the products set the time and a K~ per l-block halves Q K^T. Elsewhere K~ costs more than
-  // it saves (at d = 64 the exponentials set the time): the exact kernel on Q' (BENCHMARKS.md).
+  // it saves (at d = 64 the softmax sets the time): the exact kernel on Q' (BENCHMARKS.md).
   if (p.head_dim == 128 && p.tokens >= kPrefusedAutoMinTokens && prefused_fits(p, distr)) return Path::kPrefused;
   if (expanded_fits(p, distr)) return Path::kExpanded;
   if (hopper_fits(p, distr)) return Path::kHopper;
