@@ -1,5 +1,6 @@
 // Shared by the table-driven GPU kernel tests (attention, DistrAttention): host <-> device encodings of the
-// dtypes, a device buffer, a thread pool loop for the CPU references, the run's seed and the N cap.
+// dtypes, a device buffer, a call checked up to the device's completion, a thread pool loop for the CPU references,
+// the run's seed and the N cap.
 // Header-only: scripts/gpu-attn-check and gpu-distr-check also build these tests with nvcc alone.
 #pragma once
 #include <doctest/doctest.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -90,6 +92,17 @@ struct DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
+
+// Runs call() and waits for the device: "" when both went well, else the exception's or CUDA's message.
+inline std::string run_and_sync(const std::function<void()>& call) {
+  try {
+    call();
+    const cudaError_t status = cudaDeviceSynchronize();
+    return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
 
 inline void parallel_for(int count, const std::function<void(int)>& fn) {
   const int workers = std::max(1, std::min<int>(count, int(std::thread::hardware_concurrency())));

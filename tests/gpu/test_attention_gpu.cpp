@@ -53,6 +53,7 @@ using distrvit::test::encode;
 using distrvit::test::max_tokens;
 using distrvit::test::parallel_for;
 using distrvit::test::round_to;
+using distrvit::test::run_and_sync;
 using distrvit::cuda::DataType;
 
 enum class GpuKernel { Exact, Cudnn, Naive };
@@ -294,14 +295,7 @@ void run_case(GpuKernel kernel, const Case& c, distrvit::cuda::CudnnAttention* c
   for (const auto& [name, call] : gpu_calls(kernel, c, cudnn)) {
     INFO(name << " " << what);
     CHECK_CUDA_OK(cudaMemset(d_out.ptr, 0xFF, out_count * elem));  // poison: NaN in every dtype
-    std::string error;
-    try {
-      call(p);
-      const cudaError_t status = cudaDeviceSynchronize();
-      if (status != cudaSuccess) error = cudaGetErrorString(status);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+    const std::string error = run_and_sync([&] { call(p); });
     if (!error.empty()) {
       std::printf("%-5s %s  ERROR %s\n", name.c_str(), what.c_str(), error.c_str());
       FAIL_CHECK("threw: " << error);

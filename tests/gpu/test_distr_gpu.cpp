@@ -55,6 +55,7 @@ using distrvit::test::max_tokens;
 using distrvit::test::min_tokens;
 using distrvit::test::parallel_for;
 using distrvit::test::round_to;
+using distrvit::test::run_and_sync;
 using distrvit::DistrParams;
 using distrvit::DistrVariant;
 using distrvit::cuda::DataType;
@@ -183,14 +184,8 @@ void run_case(const Case& c) {
     const int nblocks = dd::num_blocks(c.N, c.distr.block), l = std::min(c.distr.block, c.N);
     const int fw = dd::fused_width(c.D, c.distr.group);
     DeviceBuffer d_perm(size_t(c.B) * c.H * nblocks * c.D), d_qf(size_t(c.B) * c.H * c.N * fw * elem);
-    std::string error;
-    try {
-      dd::group_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qf.ptr, nullptr);
-      const cudaError_t status = cudaDeviceSynchronize();
-      if (status != cudaSuccess) error = cudaGetErrorString(status);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+    const std::string error =
+        run_and_sync([&] { dd::group_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qf.ptr, nullptr); });
     if (!error.empty()) {
       std::printf("group %s  ERROR %s\n", what.c_str(), error.c_str());
       FAIL_CHECK("group_blocks threw: " << error);
@@ -226,14 +221,9 @@ void run_case(const Case& c) {
       const size_t q_count = size_t(c.B) * c.H * c.N * c.D;
       DeviceBuffer d_perm(size_t(c.B) * c.H * nblocks * c.D), d_qe(q_count * elem);
       CHECK_CUDA_OK(cudaMemset(d_qe.ptr, 0xFF, q_count * elem));  // poison: NaN in every dtype
-      std::string error;
-      try {
+      const std::string error = run_and_sync([&] {
         dd::expand_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qe.ptr, allow_short, nullptr);
-        const cudaError_t status = cudaDeviceSynchronize();
-        if (status != cudaSuccess) error = cudaGetErrorString(status);
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
+      });
       if (!error.empty()) {
         std::printf("expand %s  ERROR %s\n", what.c_str(), error.c_str());
         FAIL_CHECK("expand_blocks threw: " << error);
@@ -293,14 +283,7 @@ void run_case(const Case& c) {
     if (path == dd::Path::kAuto && c.distr.group == 1) continue;  // = attention_exact: its own test case
     INFO(dd::path_name(path));
     CHECK_CUDA_OK(cudaMemset(d_out.ptr, 0xFF, out_count * elem));  // poison: NaN in every dtype
-    std::string error;
-    try {
-      dd::run(p, c.distr, R, path, nullptr);
-      const cudaError_t status = cudaDeviceSynchronize();
-      if (status != cudaSuccess) error = cudaGetErrorString(status);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+    const std::string error = run_and_sync([&] { dd::run(p, c.distr, R, path, nullptr); });
     if (!error.empty()) {
       std::printf("%-8s %s  ERROR %s\n", dd::path_name(path), what.c_str(), error.c_str());
       FAIL_CHECK("threw: " << error);
