@@ -71,9 +71,10 @@ __global__ void __launch_bounds__(kThreads)
   const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
                 int64_t(start) * p.qkv_token_stride;
 
-  // The forward after this (a dependent launch, attention_hopper_tma.cuh) may start fetching K and V now: it waits
-  // for this whole kernel before it reads Q'.
-  wait_then_release_next_kernel();
+  // A dependent launch (its start hides behind the kernel before), but it does not release the forward early: the
+  // forward blocks would hold shared memory while they wait, and fetching K/V early measured 2 us slower at 197
+  // (BENCHMARKS.md).
+  wait_for_preceding_kernels();
   for (int i = tid; i < rows_cap * kBits; i += kThreads) {
     const int r = i / kBits, bit = i % kBits;
     s_r[i] = r < block_len && bit < hash_bits ? projection[r * hash_bits + bit] : 0.0f;

@@ -102,21 +102,15 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     tma::barrier_init_fence();
   }
   __syncthreads();
-  const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
-  const int first_tiles = Cfg::kProducerWarp ? n_tiles : min(S - 2, n_tiles);  // before the consumers start
-  // DistrAttention's expanded path: only q (Q') comes from the kernel just before (the grouping prologue; the
-  // short-block one releases this kernel as it starts), so the first K/V tiles are fetched before waiting for it.
-  const int early_tiles = fused.q_per_head && !k_fused ? min(first_tiles, S - 2) : 0;
-  if (tid == copier)
-    for (int t = 0; t < early_tiles; ++t) load_tile(t);
   wait_then_release_next_kernel();  // q, k, v are the previous kernels' output
+  const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
   if (tid == copier) {
     tma::arrive_expect_bytes(q_landed, Cfg::kQCopyBytes);
 #pragma unroll
     for (int sub = 0; sub < kQKSub; ++sub)
       tma::load_box(sQ + sub * BM * wgmma::kSwizzleRowBytes, &maps.q, q_landed, 64 * sub, bp.q_row0, q_head,
                     q_batch);
-    for (int t = early_tiles; t < first_tiles; ++t) load_tile(t);
+    for (int t = 0; t < (Cfg::kProducerWarp ? n_tiles : S - 2) && t < n_tiles; ++t) load_tile(t);
   }
   if (Cfg::kProducerWarp && tid >= Cfg::kConsumers) return;
   __syncwarp();
