@@ -859,10 +859,6 @@ void check_distr(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (p.head_dim > kMaxHeadDim) fail("attention_distr", "head_dim {} > {}", p.head_dim, kMaxHeadDim);
 }
 
-int effective_block(const AttentionDeviceParams& p, const DistrParams& distr) {
-  return std::min(distr.block, std::max(1, p.tokens));
-}
-
 template <typename T, int kItems>
 void launch_group_kernel(const dim3 grid, const int threads, const size_t smem, cudaStream_t stream,
                          const AttentionDeviceParams& p, const GroupShape& s, const float* projection,
@@ -1110,8 +1106,7 @@ void run_expanded(const AttentionDeviceParams& p, const DistrParams& distr, cons
   char* ws = static_cast<char*>(workspace(perm_bytes + q_bytes, stream));
   uint8_t* perm = reinterpret_cast<uint8_t*>(ws);
   T* q_expanded = reinterpret_cast<T*>(ws + perm_bytes);
-  if (!expand_short_blocks(p, distr, projection, perm, q_expanded, stream))
-    launch_group<T>(p, distr, projection, perm, q_expanded, stream, 0, /*expanded=*/true);
+  expand_blocks(p, distr, projection, perm, q_expanded, /*allow_short=*/true, stream);
   const bool launched = p.head_dim == 64 ? hopper::run_distr_expanded<T, 64>(p, q_expanded, stream)
                                          : hopper::run_distr_expanded<T, 128>(p, q_expanded, stream);
   if (!launched) fail("attention_distr", "expanded path: the k / v views can't be tensor-mapped");
@@ -1163,6 +1158,10 @@ int fused_width(int head_dim, int group) {
 int num_blocks(int tokens, int block) {
   const int l = std::min(block, std::max(1, tokens));
   return (tokens + l - 1) / l;
+}
+
+int effective_block(const AttentionDeviceParams& p, const DistrParams& distr) {
+  return std::min(distr.block, std::max(1, p.tokens));
 }
 
 const char* path_name(Path path) {

@@ -17,6 +17,8 @@ int fused_width(int head_dim, int group);
 
 // Number of l-row blocks of one head: ceil(N / min(l, N)).
 int num_blocks(int tokens, int block);
+// The l the kernels use: min(l, N) (one block for all rows when l >= N).
+int effective_block(const AttentionDeviceParams& p, const DistrParams& distr);
 
 // The grouping prologue alone (what attention_distr runs first): for every (b, h, Q block)
 //   perm    [B*H, nblocks, head_dim] uint8: pi, the stable argsort of the inverse-Gray SimHash keys;

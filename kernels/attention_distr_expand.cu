@@ -15,7 +15,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <algorithm>
 #include <cstdint>
 
 #include "attention_common.cuh"
@@ -231,9 +230,8 @@ bool expand_short_t(const ShortCall& c) {
 
 bool expand_short_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
                          uint8_t* perm, void* q_expanded, cudaStream_t stream) {
-  const int block_len = std::min(distr.block, std::max(1, p.tokens));
-  const auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  if (block_len > kMaxRows || distr.hash_bits > kBits || !aligned16(projection) || !aligned16(q_expanded) ||
+  const int block_len = effective_block(p, distr);
+  if (block_len > kMaxRows || distr.hash_bits > kBits || !aligned_to(projection, 16) || !aligned_to(q_expanded, 16) ||
       !attention_rows_16b_aligned(p))
     return false;
   const ShortCall call{p, distr, block_len, num_blocks(p.tokens, distr.block), projection, perm, q_expanded, stream};
