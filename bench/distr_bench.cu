@@ -2,7 +2,10 @@
 // our exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
 //
 //   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
+//               [--blocks 16,64,128,N] [--paths auto,expanded,expand,...]
 //
+// --paths picks what is timed for each l (default: all): auto (attention_distr), a path by name (distr::path_name),
+// group / expand (the prologues alone).
 // ms = median of --reps calls, each between its own pair of CUDA events, after --warmup calls; inputs
 // rotate over enough random sets to exceed 256 MB (no L2 reuse across calls). "effective TFLOP/s" counts
 // exact attention's 4 B H N^2 D flops for every kernel, so it compares times. Also times the grouping
@@ -38,7 +41,7 @@ using distrvit::bench::time_calls;
 int main(int argc, char** argv) {
   std::string dtype_arg = "f16",
               shapes_arg = "64x12x197x64,16x12x577x64,4x12x1025x64,1x12x4097x64,2x16x8192x64,1x16x16384x128";
-  std::string groups_arg = "2";
+  std::string groups_arg = "2", blocks_arg = "16,64,128,N", paths_arg = "all";
   int reps = 50, warmup = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], val = argv[i + 1];
@@ -47,19 +50,30 @@ int main(int argc, char** argv) {
     else if (key == "--warmup") warmup = std::atoi(val.c_str());
     else if (key == "--shapes") shapes_arg = val;
     else if (key == "--groups") groups_arg = val;
+    else if (key == "--blocks") blocks_arg = val;
+    else if (key == "--paths") paths_arg = val;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
     }
   }
   const DataType dtype = dtype_arg == "bf16" ? DataType::BF16 : DataType::F16;
+  auto split = [](const std::string& list) {
+    std::vector<std::string> items;
+    for (size_t pos = 0; pos < list.size();) {
+      size_t end = list.find(',', pos);
+      if (end == std::string::npos) end = list.size();
+      items.push_back(list.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return items;
+  };
   std::vector<int> groups;
-  for (size_t pos = 0; pos < groups_arg.size();) {
-    size_t end = groups_arg.find(',', pos);
-    if (end == std::string::npos) end = groups_arg.size();
-    groups.push_back(std::atoi(groups_arg.substr(pos, end - pos).c_str()));
-    pos = end + 1;
-  }
+  for (const std::string& g : split(groups_arg)) groups.push_back(std::atoi(g.c_str()));
+  const std::vector<std::string> blocks = split(blocks_arg), paths = split(paths_arg);
+  auto wanted = [&](const std::string& what) {
+    return paths_arg == "all" || std::find(paths.begin(), paths.end(), what) != paths.end();
+  };
 
   try {
     cudaDeviceProp prop{};
@@ -98,13 +112,14 @@ int main(int argc, char** argv) {
         }
         std::fflush(stdout);
       };
-      bench("exact", [&](int set) { attention_exact(params(set, out_ref), nullptr); });
-      bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
+      if (wanted("exact")) bench("exact", [&](int set) { attention_exact(params(set, out_ref), nullptr); });
+      if (wanted("cudnn")) bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
 
       std::vector<float*> projections;
-      std::vector<std::string> distr_names;
+      auto distr_name = [](int G, const std::string& l) { return "distr G" + std::to_string(G) + " l" + l; };
       for (int G : groups) {
-        for (int l : {16, 64, 128, s.N}) {
+        for (const std::string& block : blocks) {
+          const int l = block == "N" ? s.N : std::atoi(block.c_str());
           distrvit::DistrParams d;
           d.block = l;
           d.group = G;
@@ -115,30 +130,34 @@ int main(int argc, char** argv) {
           CUDA_CHECK(cudaMalloc(&dr, r.size() * sizeof(float)));
           CUDA_CHECK(cudaMemcpy(dr, r.data(), r.size() * sizeof(float), cudaMemcpyHostToDevice));
           projections.push_back(dr);
-          const std::string name = "distr G" + std::to_string(G) + " l" + (l == s.N ? "N" : std::to_string(l));
-          distr_names.push_back(name);
-          bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
-          std::printf("%-16s %-14s auto path: %s\n", shape_name, name.c_str(),
-                      distr::path_name(distr::auto_path(params(0, out), d)));
+          const std::string name = distr_name(G, block);
+          if (wanted("auto")) {
+            bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
+            std::printf("%-16s %-14s auto path: %s\n", shape_name, name.c_str(),
+                        distr::path_name(distr::auto_path(params(0, out), d)));
+          }
           if (G == groups.front()) {
             for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128, distr::Path::kHopper0,
                                      distr::Path::kHopper1, distr::Path::kPrefused, distr::Path::kExpanded})
-              bench(name + " " + distr::path_name(path),
-                    [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
+              if (wanted(distr::path_name(path)))
+                bench(name + " " + distr::path_name(path),
+                      [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
             // The grouping prologue alone.
             const int nblocks = distr::num_blocks(s.N, l);
             void *perm = nullptr, *qf = nullptr;
             CUDA_CHECK(cudaMalloc(&perm, size_t(s.B) * s.H * nblocks * s.D));
             CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * elem));
-            bench(name + " group", [&, d, dr](int set) {
-              distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
-            });
+            if (wanted("group"))
+              bench(name + " group", [&, d, dr](int set) {
+                distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
+              });
             // The expanded path's prologue alone (Q' rows of D columns).
             CUDA_CHECK(cudaFree(qf));
             CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * s.D * elem));
-            bench(name + " expand", [&, d, dr](int set) {
-              distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, true, nullptr);
-            });
+            if (wanted("expand"))
+              bench(name + " expand", [&, d, dr](int set) {
+                distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, {}, nullptr);
+              });
             CUDA_CHECK(cudaFree(perm));
             CUDA_CHECK(cudaFree(qf));
           }
@@ -171,10 +190,9 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.2fx", t[b] / t[a]);
         return std::string(buf);
       };
-      const std::string d16 = distr_names.size() > 0 ? distr_names[0] : "";
-      const std::string d64 = distr_names.size() > 1 ? distr_names[1] : "";
-      const std::string d128 = distr_names.size() > 2 ? distr_names[2] : "";
-      const std::string dN = distr_names.size() > 3 ? distr_names[3] : "";
+      const int G0 = groups.front();
+      const std::string d16 = distr_name(G0, "16"), d64 = distr_name(G0, "64"), d128 = distr_name(G0, "128"),
+                        dN = distr_name(G0, "N");
       char line[640];
       std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |", shape_name,
                     cell("exact").c_str(), cell("cudnn").c_str(), cell(d16).c_str(), cell(d64).c_str(),

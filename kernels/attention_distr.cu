@@ -389,8 +389,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
   const bool narrow = P <= 23;  // key << 8 | c < 2^31
   uint32_t* keys32 = reinterpret_cast<uint32_t*>(sort_keys);
   for (int c = tid; c < d4; c += nthreads) {
-    uint32_t key = c < D ? codes[c] : 0;
-    for (uint32_t shift = 1; shift < 32; shift <<= 1) key ^= key >> shift;  // inverse Gray (prefix xor)
+    const uint32_t key = inverse_gray_code(c < D ? codes[c] : 0);
     if (narrow) keys32[c] = c < D ? key << 8 | uint32_t(c) : ~0u;
     else sort_keys[c] = c < D ? uint64_t(key) << 8 | uint64_t(c) : ~uint64_t(0);
   }
@@ -1106,7 +1105,7 @@ void run_expanded(const AttentionDeviceParams& p, const DistrParams& distr, cons
   char* ws = static_cast<char*>(workspace(perm_bytes + q_bytes, stream));
   uint8_t* perm = reinterpret_cast<uint8_t*>(ws);
   T* q_expanded = reinterpret_cast<T*>(ws + perm_bytes);
-  expand_blocks(p, distr, projection, perm, q_expanded, /*allow_short=*/true, stream);
+  expand_blocks(p, distr, projection, perm, q_expanded, ExpandKernel{}, stream);
   const bool launched = p.head_dim == 64 ? hopper::run_distr_expanded<T, 64>(p, q_expanded, stream)
                                          : hopper::run_distr_expanded<T, 128>(p, q_expanded, stream);
   if (!launched) fail("attention_distr", "expanded path: the k / v views can't be tensor-mapped");
@@ -1220,12 +1219,13 @@ void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, cons
 }
 
 void expand_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
-                   void* q_expanded, bool allow_short, cudaStream_t stream) {
+                   void* q_expanded, ExpandKernel kernel, cudaStream_t stream) {
   check_distr(p, distr);
   const int g = distr.group;
   if (g != 1 && g != 2 && g != 4 && g != 8) fail("attention_distr", "expanded Q' needs G in {{1, 2, 4, 8}}, got {}", g);
   if (int64_t(p.batch) * p.heads * p.tokens == 0) return;
-  if (allow_short && expand_short_blocks(p, distr, projection, perm, q_expanded, stream)) return;
+  if (kernel.allow_short && expand_short_blocks(p, distr, projection, perm, q_expanded, kernel.short_max_grid, stream))
+    return;
   switch (p.dtype) {
     case DataType::F16:
       return launch_group<__half>(p, distr, projection, perm, static_cast<__half*>(q_expanded), stream, 0, true);

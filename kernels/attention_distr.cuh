@@ -29,13 +29,18 @@ void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, cons
 
 // The expanded path's prologue alone (kExpanded below): perm as group_blocks, and
 //   q_expanded [B*H, N, head_dim] of p.dtype: Q', column c holding its group's Q~ value.
-// The short-block kernel (expand_short_blocks) where it applies and allow_short, else the general grouping kernel.
+// The short-block kernel (expand_short_blocks) where it applies and allowed, else the general grouping kernel.
+struct ExpandKernel {
+  bool allow_short = true;
+  int short_max_grid = 0;  // > 0: at most this many thread blocks (tests: each pair loops over many l-blocks)
+};
 void expand_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint8_t* perm,
-                   void* q_expanded, bool allow_short, cudaStream_t stream);
-// attention_distr_expand.cu: one warp per l-block where l <= 64, P <= 16, head_dim 64 / 128, fp16 / bf16, G 2 / 4 / 8
-// and 16-byte aligned rows, R and output; false (nothing launched) elsewhere.
+                   void* q_expanded, ExpandKernel kernel, cudaStream_t stream);
+// attention_distr_expand.cu: two warps per l-block where l <= 64, P <= 16, head_dim 64 / 128, fp16 / bf16,
+// G 2 / 4 / 8 and 16-byte aligned rows, R and output, persistent (max_grid 0: one wave); false (nothing launched)
+// elsewhere.
 bool expand_short_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
-                         uint8_t* perm, void* q_expanded, cudaStream_t stream);
+                         uint8_t* perm, void* q_expanded, int max_grid, cudaStream_t stream);
 
 // The prefused path (kPrefused below): Q~ rows of kFusedPitch columns from group_blocks, and K~ of every l-block,
 //   k_fused [B*H, nblocks, N, kFusedPitch] of p.dtype (attention_distr_kfused.cu), zeros past the fused width.

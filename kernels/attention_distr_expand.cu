@@ -1,20 +1,22 @@
 // DistrAttention's grouping prologue for short blocks (l <= 64, P <= 16, head_dim 64 / 128, fp16 / bf16), writing
 // the expanded Q' of the expanded path (attention_distr.cu, item 5): Q'[r, c] = Q~[r, group of c].
-// Two warps per (b, h, l-block), kItems of those per thread block; after the copies only the pair meets (named
-// barriers):
-//   1. the block's Q rows go to the pair's shared memory (cp.async), R [rows][16] fp32 (zeros past P and l) to the
-//      thread block's;
+// Persistent: one wave of thread blocks of kItems pairs of warps; each pair loops over (b, h, l-block) items, fetching
+// the next item's rows while it works on the current one. Per item only the pair meets (named barriers):
+//   1. the item's Q rows arrive in the pair's shared memory (cp.async, double-buffered); R [rows][16] fp32 (zeros
+//      past P and l) was copied once per thread block;
 //   2. warp h of the pair owns bits 8 h .. 8 h + 7, lane t columns 64 i + 2 t + {0, 1} (i < D / 64): the SimHash dots
 //      as fused multiply-adds in ascending rows (distr.h; one 256-row chunk, since l <= 64), no sum across lanes;
 //   3. code -> inverse Gray key; rank by counting the smaller (key, column) values; perm and the inverse;
-//   4. Q' rows, alternating between the two warps: each lane writes its two columns of a row from the smem rows (its
-//      members' offsets in registers; mean: sum in group order, then one rounding of sum / G, exactly as
-//      fuse_rows), 128-byte stores per warp and row.
+//   4. Q' rows, alternating between the two warps: lane t computes group t (+ 32 s) of the row once (mean: sum in
+//      group order, then one rounding of sum / G, exactly as fuse_rows), then fetches its two columns' values by
+//      shuffles; 128-byte stores per warp and row.
 // Same grouping and the same Q~ values, bit for bit, as distr_group_kernel (attention_distr.cu), which serves every
 // other case (longer blocks, P > 16, unaligned rows) with GroupShape::expanded.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "attention_common.cuh"
@@ -33,18 +35,21 @@ constexpr int kMaxRows = 64;            // l
 constexpr int kBits = 16;               // R columns in shared memory (P <= 16, zeros past P)
 constexpr int kHalfBits = kBits / 2;    // per warp of a pair
 
-// Shared memory for blocks of up to `rows` rows (a multiple of 16): R [rows][16] fp32, then per item its Q rows
-// [rows][D] (T, 16 bits), sort keys [D] uint32, code bytes [2][D], order [D] and rank [D] uint8.
+// Shared memory for blocks of up to `rows` rows (a multiple of 16): R [rows][16] fp32, then per pair two buffers of
+// Q rows [2][rows][D] (T, 16 bits), sort keys [D] uint32, code bytes [2][D], order [D] and rank [D] uint8.
 struct ExpandSmem {
   int r_bytes, item_bytes;
-  __host__ __device__ ExpandSmem(int rows, int D) : r_bytes(rows * kBits * 4), item_bytes(rows * D * 2 + D * 8) {}
+  __host__ __device__ ExpandSmem(int rows, int D) : r_bytes(rows * kBits * 4), item_bytes(2 * rows * D * 2 + D * 8) {}
   __host__ __device__ int bytes() const { return r_bytes + kItems * item_bytes; }
 };
 
-// grid.x = ceil(items / kItems), items = B*H * nblocks; q_out [B*H][N][D]; perm [B*H][nblocks][D]; rows_cap =
-// block_len rounded up to 16.
+// Persistent: pair j of the grid's P = gridDim.x * kItems pairs takes items j, 2 P - 1 - j, 2 P + j, ... (a
+// boustrophedon, so the short last l-blocks of the heads spread over the pairs), fetching the rows of its next item
+// while it works on the current one. items = B*H * nblocks, item = bh * nblocks + l-block; q_out [B*H][N][D];
+// perm [B*H][nblocks][D]; rows_cap = block_len rounded up to 16. At most 80 registers: three thread blocks per SM
+// (left alone, ptxas picks 64 and spills at D = 128).
 template <typename T, int D, int G>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 3)
     distr_expand_short_kernel(const AttentionDeviceParams p, const float* __restrict__ projection, const int block_len,
                               const int rows_cap, const int nblocks, const int hash_bits, const bool sample,
                               uint8_t* __restrict__ perm, T* __restrict__ q_out) {
@@ -54,136 +59,173 @@ __global__ void __launch_bounds__(kThreads)
   float* s_r = reinterpret_cast<float*>(smem);  // [rows_cap][16]
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, pair = warp / 2, half = warp % 2;
   unsigned char* ism = smem + layout.r_bytes + pair * layout.item_bytes;
-  T* s_q = reinterpret_cast<T*>(ism);                                  // [rows_cap][D]
-  uint32_t* s_keys = reinterpret_cast<uint32_t*>(s_q + rows_cap * D);  // [D]
-  uint8_t* s_code = reinterpret_cast<uint8_t*>(s_keys + D);            // [2][D]: bits 0-7, 8-15
-  uint8_t* s_order = s_code + 2 * D;                                   // [D]
-  uint8_t* s_rank = s_order + D;                                       // [D]
+  T* s_rows = reinterpret_cast<T*>(ism);                                       // [2][rows_cap][D]
+  uint32_t* s_keys = reinterpret_cast<uint32_t*>(s_rows + 2 * rows_cap * D);  // [D]
+  uint8_t* s_code = reinterpret_cast<uint8_t*>(s_keys + D);                   // [2][D]: bits 0-7, 8-15
+  uint8_t* s_order = s_code + 2 * D;                                          // [D]
+  uint8_t* s_rank = s_order + D;                                              // [D]
   auto pair_sync = [&] { asm volatile("bar.sync %0, 64;\n" ::"r"(1 + pair) : "memory"); };
 
   const int64_t items = int64_t(p.batch) * p.heads * nblocks;
-  const int64_t item = int64_t(blockIdx.x) * kItems + pair;
-  const bool active = item < items;
-  const int bh = active ? int(item / nblocks) : 0, blk = active ? int(item % nblocks) : 0;
-  const int b = bh / p.heads, h = bh % p.heads;
-  const int start = blk * block_len, rows = active ? min(block_len, p.tokens - start) : 0;
-  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
-                int64_t(start) * p.qkv_token_stride;
+  const int64_t pairs = int64_t(gridDim.x) * kItems, first = int64_t(blockIdx.x) * kItems + pair;
+  auto item_of_round = [&](int64_t round) { return round * pairs + (round % 2 ? pairs - 1 - first : first); };
+  struct Item {
+    int bh, start, rows;
+  };
+  auto describe = [&](int64_t item) {
+    const int bh = int(item / nblocks), start = int(item % nblocks) * block_len;
+    return Item{bh, start, min(block_len, p.tokens - start)};
+  };
+  // This warp's half of the item's rows -> s_rows[buffer], one cp.async group.
+  constexpr int kPieces = D * int(sizeof(T)) / 16;  // 16-byte pieces of a row (a divisor of 64)
+  auto fetch = [&](int64_t item, int buffer) {
+    if (item < items) {
+      const Item it = describe(item);
+      const int b = it.bh / p.heads, h = it.bh % p.heads;
+      const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
+                    int64_t(it.start) * p.qkv_token_stride;
+      // Piece (t % kPieces) of rows t / kPieces + k kRowStep, t = the pair's thread.
+      constexpr int kRowStep = 64 / kPieces;
+      const int t = half * 32 + lane, r0 = t / kPieces, piece = t % kPieces;
+      const T* src = gq + int64_t(r0) * p.qkv_token_stride + piece * 8;
+      uint32_t dst = ptx::smem_addr(s_rows + buffer * rows_cap * D + r0 * D + piece * 8);
+      for (int r = r0; r < it.rows; r += kRowStep, src += kRowStep * p.qkv_token_stride, dst += kRowStep * D * 2)
+        ptx::cp_async_16(dst, src, true);
+    }
+    ptx::cp_async_commit();
+  };
 
   // A dependent launch (its start hides behind the kernel before), but it does not release the forward early: the
   // forward blocks would hold shared memory while they wait, and fetching K/V early measured 2 us slower at 197
   // (BENCHMARKS.md).
   wait_for_preceding_kernels();
+  fetch(item_of_round(0), 0);
   for (int i = tid; i < rows_cap * kBits; i += kThreads) {
     const int r = i / kBits, bit = i % kBits;
     s_r[i] = r < block_len && bit < hash_bits ? projection[r * hash_bits + bit] : 0.0f;
   }
-  constexpr int kPieces = D * int(sizeof(T)) / 16;  // 16-byte pieces of a row
-  for (int i = half * 32 + lane; i < rows * kPieces; i += 64) {
-    const int r = i / kPieces, piece = i % kPieces;
-    ptx::cp_async_16(ptx::smem_addr(s_q + r * D + piece * 8), gq + int64_t(r) * p.qkv_token_stride + piece * 8, true);
-  }
-  ptx::cp_async_commit();
-  ptx::cp_async_wait<0>();
-  __syncthreads();  // R and every pair's rows
-  if (!active) return;  // both warps of the pair
+  __syncthreads();  // R
 
-  // 2. Dots of columns 64 i + 2 lane + e, bits 8 half .. + 7.
-  float acc[kPairs][2][kHalfBits];
+  for (int64_t round = 0;; ++round) {
+    const int64_t item = item_of_round(round);
+    if (item >= items) break;  // both warps of the pair
+    const int buffer = int(round % 2);
+    fetch(item_of_round(round + 1), buffer ^ 1);
+    ptx::cp_async_wait<1>();  // this warp's rows of `item`
+    pair_sync();              // and the other's
+    const Item it = describe(item);
+    const T* s_q = s_rows + buffer * rows_cap * D;
+
+    const uint32_t* q_words = reinterpret_cast<const uint32_t*>(s_q);  // two columns per word
+    constexpr int kColsPerLane = D / 64;  // columns per lane in the ranking (3.)
+    const int c0 = half * (D / 2) + lane * kColsPerLane;
+    // 2. Dots of columns 64 i + 2 lane + e, bits 8 half .. + 7.
+    float acc[kPairs][2][kHalfBits];
 #pragma unroll
-  for (int i = 0; i < kPairs; ++i)
+    for (int i = 0; i < kPairs; ++i)
 #pragma unroll
-    for (int e = 0; e < 2; ++e)
+      for (int e = 0; e < 2; ++e)
 #pragma unroll
-      for (int bit = 0; bit < kHalfBits; ++bit) acc[i][e][bit] = 0.0f;
-  const uint32_t* q_words = reinterpret_cast<const uint32_t*>(s_q);  // two columns per word
-  const float4* r_half = reinterpret_cast<const float4*>(s_r + half * kHalfBits);
+        for (int bit = 0; bit < kHalfBits; ++bit) acc[i][e][bit] = 0.0f;
+    const float4* r_half = reinterpret_cast<const float4*>(s_r + half * kHalfBits);
 #pragma unroll 2
-  for (int r = 0; r < rows; ++r) {
-    float rv[kHalfBits];
+    for (int r = 0; r < it.rows; ++r) {
+      float rv[kHalfBits];
 #pragma unroll
-    for (int k = 0; k < kHalfBits / 4; ++k) *reinterpret_cast<float4*>(&rv[4 * k]) = r_half[r * (kBits / 4) + k];
+      for (int k = 0; k < kHalfBits / 4; ++k) *reinterpret_cast<float4*>(&rv[4 * k]) = r_half[r * (kBits / 4) + k];
 #pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
-      const float2 q2 = load_pair<T>(&q_words[r * (D / 2) + 32 * i + lane]);
+      for (int i = 0; i < kPairs; ++i) {
+        const float2 q2 = load_pair<T>(&q_words[r * (D / 2) + 32 * i + lane]);
 #pragma unroll
-      for (int bit = 0; bit < kHalfBits; ++bit) {
-        acc[i][0][bit] = __fmaf_rn(q2.x, rv[bit], acc[i][0][bit]);
-        acc[i][1][bit] = __fmaf_rn(q2.y, rv[bit], acc[i][1][bit]);
+        for (int bit = 0; bit < kHalfBits; ++bit) {
+          acc[i][0][bit] = __fmaf_rn(q2.x, rv[bit], acc[i][0][bit]);
+          acc[i][1][bit] = __fmaf_rn(q2.y, rv[bit], acc[i][1][bit]);
+        }
       }
     }
-  }
 #pragma unroll
-  for (int i = 0; i < kPairs; ++i)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      uint32_t byte = 0;
-#pragma unroll
-      for (int bit = 0; bit < kHalfBits; ++bit)
-        if (acc[i][e][bit] > 0.0f) byte |= 1u << bit;  // bits past P stay 0: their R columns are 0
-      s_code[half * D + 64 * i + 2 * lane + e] = uint8_t(byte);
-    }
-  pair_sync();
-
-  // 3. Keys (inverse Gray of the code) << 8 | column, then ranks: a stable argsort (keys < 2^16). Warp `half` takes
-  // columns [half D / 2, + D / 2).
-  constexpr int kColsPerLane = D / 64;
-  const int c0 = half * (D / 2) + lane * kColsPerLane;
-#pragma unroll
-  for (int e = 0; e < kColsPerLane; ++e) {
-    const int c = c0 + e;
-    uint32_t key = uint32_t(s_code[c]) | uint32_t(s_code[D + c]) << 8;
-#pragma unroll
-    for (int shift = 1; shift < kBits; shift <<= 1) key ^= key >> shift;
-    s_keys[c] = key << 8 | uint32_t(c);
-  }
-  pair_sync();
-  uint8_t* gperm = perm + (int64_t(bh) * nblocks + blk) * D;
-#pragma unroll
-  for (int e = 0; e < kColsPerLane; ++e) {
-    const int c = c0 + e;
-    const uint32_t mine = s_keys[c];
-    int rank = 0;
-#pragma unroll 4
-    for (int j = 0; j < D; j += 4) {
-      const uint4 k4 = *reinterpret_cast<const uint4*>(&s_keys[j]);
-      rank += int(k4.x < mine) + int(k4.y < mine) + int(k4.z < mine) + int(k4.w < mine);
-    }
-    s_order[rank] = uint8_t(c);
-    s_rank[c] = uint8_t(rank);
-    gperm[rank] = uint8_t(c);
-  }
-  pair_sync();
-
-  // 4. Q' rows half, half + 2, ...
-  int member[kPairs][2][G];  // element offsets of each owned column's group members, in group order
-#pragma unroll
-  for (int i = 0; i < kPairs; ++i)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int group = s_rank[64 * i + 2 * lane + e] / G;
-#pragma unroll
-      for (int g = 0; g < G; ++g) member[i][e][g] = s_order[group * G + g];
-    }
-  T* out = q_out + (int64_t(bh) * p.tokens + start) * D;
-  for (int r = half; r < rows; r += 2) {
-    const T* q_row = s_q + r * D;
-#pragma unroll
-    for (int i = 0; i < kPairs; ++i) {
-      float v[2];
+    for (int i = 0; i < kPairs; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        float sum = to_float(q_row[member[i][e][0]]);
+        uint32_t byte = 0;
+#pragma unroll
+        for (int bit = 0; bit < kHalfBits; ++bit)
+          if (acc[i][e][bit] > 0.0f) byte |= 1u << bit;  // bits past P stay 0: their R columns are 0
+        s_code[half * D + 64 * i + 2 * lane + e] = uint8_t(byte);
+      }
+    pair_sync();
+
+    // 3. Keys (inverse Gray of the code) << 8 | column, then ranks: a stable argsort (keys < 2^16). Warp `half` takes
+    // columns [half D / 2, + D / 2).
+#pragma unroll
+    for (int e = 0; e < kColsPerLane; ++e) {
+      const int c = c0 + e;
+      s_keys[c] = inverse_gray_code(uint32_t(s_code[c]) | uint32_t(s_code[D + c]) << 8) << 8 | uint32_t(c);
+    }
+    pair_sync();
+    uint8_t* gperm = perm + item * D;
+#pragma unroll
+    for (int e = 0; e < kColsPerLane; ++e) {
+      const int c = c0 + e;
+      const uint32_t mine = s_keys[c];
+      int rank = 0;
+#pragma unroll 4
+      for (int j = 0; j < D; j += 4) {
+        const uint4 k4 = *reinterpret_cast<const uint4*>(&s_keys[j]);
+        rank += int(k4.x < mine) + int(k4.y < mine) + int(k4.z < mine) + int(k4.w < mine);
+      }
+      s_order[rank] = uint8_t(c);
+      s_rank[c] = uint8_t(rank);
+      gperm[rank] = uint8_t(c);
+    }
+    pair_sync();
+
+    // 4. Q' rows half, half + 2, ...
+    T* out = q_out + (int64_t(it.bh) * p.tokens + it.start) * D;
+    // Lane t computes groups t + 32 s once per row, then each lane fetches its columns' values by shuffles.
+    constexpr int kGroups = D / G, kSlots = (kGroups + 31) / 32;
+    int group_member[kSlots][G];  // element offsets, in group order (lanes past kGroups: column 0, unused)
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s)
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+        group_member[s][g] = lane + 32 * s < kGroups ? s_order[(lane + 32 * s) * G + g] : 0;
+    int source[kPairs][2];  // group of each owned column
+#pragma unroll
+    for (int i = 0; i < kPairs; ++i)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) source[i][e] = s_rank[64 * i + 2 * lane + e] / G;
+    for (int r = half; r < it.rows; r += 2) {
+      const T* q_row = s_q + r * D;
+      float group_value[kSlots];
+#pragma unroll
+      for (int s = 0; s < kSlots; ++s) {
+        float sum = to_float(q_row[group_member[s][0]]);
         if (!sample) {
 #pragma unroll
-          for (int g = 1; g < G; ++g) sum = __fadd_rn(sum, to_float(q_row[member[i][e][g]]));
+          for (int g = 1; g < G; ++g) sum = __fadd_rn(sum, to_float(q_row[group_member[s][g]]));
           sum = __fmaf_rn(sum, 1.0f / G, 0.0f);  // = sum / G, and -0 -> +0 as in fuse_rows
         }
-        v[e] = sum;
+        group_value[s] = sum;
       }
-      *reinterpret_cast<uint32_t*>(out + int64_t(r) * D + 64 * i + 2 * lane) = ptx::pack2<T>(v[0], v[1]);
+#pragma unroll
+      for (int i = 0; i < kPairs; ++i) {
+        float v[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          v[e] = __shfl_sync(0xffffffffu, group_value[0], source[i][e] % 32);
+#pragma unroll
+          for (int s = 1; s < kSlots; ++s) {
+            const float other = __shfl_sync(0xffffffffu, group_value[s], source[i][e] % 32);
+            if (source[i][e] / 32 == s) v[e] = other;
+          }
+        }
+        *reinterpret_cast<uint32_t*>(out + int64_t(r) * D + 64 * i + 2 * lane) = ptx::pack2<T>(v[0], v[1]);
+      }
     }
+    pair_sync();  // s_rows[buffer] and the order are read: the next round fetches into it, and sorts
   }
+  ptx::cp_async_wait<0>();
 }
 
 // One call's arguments, for the dispatch on dtype, head_dim and G.
@@ -194,6 +236,7 @@ struct ShortCall {
   const float* projection;
   uint8_t* perm;
   void* q_out;
+  int max_grid;
   cudaStream_t stream;
 };
 
@@ -202,9 +245,27 @@ void launch_expand_short(const ShortCall& c) {
   constexpr auto kernel = distr_expand_short_kernel<T, D, G>;
   const int rows_cap = (c.block_len + 15) / 16 * 16;
   const int smem = ExpandSmem(rows_cap, D).bytes();
-  allow_dynamic_smem<kernel>(ExpandSmem(kMaxRows, D).bytes());
+  static const auto resident = [] {  // thread blocks that fit on the GPU at once, by rows_cap / 16 - 1
+    allow_dynamic_smem<kernel>(ExpandSmem(kMaxRows, D).bytes());
+    int device = 0, sms = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    std::array<int64_t, kMaxRows / 16> blocks{};
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      int per_sm = 0;
+      const int bytes = ExpandSmem(16 * int(i + 1), D).bytes();
+      CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes));
+      blocks[i] = std::max(1, sms * per_sm);
+    }
+    return blocks;
+  }();
+  // As many rounds as one wave of pairs needs, then the fewest thread blocks that still finish in that many.
   const int64_t items = int64_t(c.p.batch) * c.p.heads * c.nblocks;
-  launch_dependent(kernel, dim3(unsigned((items + kItems - 1) / kItems)), kThreads, smem, c.stream, c.p, c.projection,
+  int64_t cap = resident[rows_cap / 16 - 1];
+  if (c.max_grid > 0) cap = std::min<int64_t>(cap, c.max_grid);
+  const int64_t rounds = (items + cap * kItems - 1) / (cap * kItems);
+  const int64_t grid = (items + rounds * kItems - 1) / (rounds * kItems);
+  launch_dependent(kernel, dim3(unsigned(grid)), kThreads, smem, c.stream, c.p, c.projection,
                    c.block_len, rows_cap, c.nblocks, c.distr.hash_bits, c.distr.variant == DistrVariant::Sample,
                    c.perm, static_cast<T*>(c.q_out));
 }
@@ -229,12 +290,13 @@ bool expand_short_t(const ShortCall& c) {
 }  // namespace
 
 bool expand_short_blocks(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection,
-                         uint8_t* perm, void* q_expanded, cudaStream_t stream) {
+                         uint8_t* perm, void* q_expanded, int max_grid, cudaStream_t stream) {
   const int block_len = effective_block(p, distr);
   if (block_len > kMaxRows || distr.hash_bits > kBits || !aligned_to(projection, 16) || !aligned_to(q_expanded, 16) ||
       !attention_rows_16b_aligned(p))
     return false;
-  const ShortCall call{p, distr, block_len, num_blocks(p.tokens, distr.block), projection, perm, q_expanded, stream};
+  const ShortCall call{p,    distr,      block_len, num_blocks(p.tokens, distr.block), projection,
+                       perm, q_expanded, max_grid,  stream};
   switch (p.dtype) {
     case DataType::F16: return expand_short_t<__half>(call);
     case DataType::BF16: return expand_short_t<__nv_bfloat16>(call);

@@ -213,16 +213,19 @@ void run_case(const Case& c) {
     }
   }
 
-  // 1b. The expanded path's prologue, by the short-block kernel (where it applies) and by the general one: the same
-  //     permutations, and Q' [B*H][N][D] holding at column c the CPU's Q~ value of c's group, bit for bit.
+  // 1b. The expanded path's prologue, by the short-block kernel (where it applies; also as a single thread block whose
+  //     pairs each loop over many l-blocks) and by the general one: the same permutations, and Q' [B*H][N][D]
+  //     holding at column c the CPU's Q~ value of c's group, bit for bit.
   if (c.t != DataType::F32 && c.distr.group != 1) {
     const int nblocks = dd::num_blocks(c.N, c.distr.block), l = std::min(c.distr.block, c.N), G = c.distr.group;
-    for (const bool allow_short : {true, false}) {
+    const std::pair<const char*, dd::ExpandKernel> kernels[] = {
+        {"short", {true, 0}}, {"short, 1 block", {true, 1}}, {"general", {false, 0}}};
+    for (const auto& [kernel_name, kernel] : kernels) {
       const size_t q_count = size_t(c.B) * c.H * c.N * c.D;
       DeviceBuffer d_perm(size_t(c.B) * c.H * nblocks * c.D), d_qe(q_count * elem);
       CHECK_CUDA_OK(cudaMemset(d_qe.ptr, 0xFF, q_count * elem));  // poison: NaN in every dtype
       const std::string error = run_and_sync([&] {
-        dd::expand_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qe.ptr, allow_short, nullptr);
+        dd::expand_blocks(p, c.distr, R, static_cast<uint8_t*>(d_perm.ptr), d_qe.ptr, kernel, nullptr);
       });
       if (!error.empty()) {
         std::printf("expand %s  ERROR %s\n", what.c_str(), error.c_str());
@@ -266,7 +269,7 @@ void run_case(const Case& c) {
         }
       });
       std::printf("expand %-43s %s: permutations differing %d, Q' values differing %d  %s\n", what.c_str(),
-                  allow_short ? "short" : "general", bad_perms.load(), bad_values.load(),
+                  kernel_name, bad_perms.load(), bad_values.load(),
                   bad_perms == 0 && bad_values == 0 ? "ok" : "FAIL");
       CHECK_MESSAGE(bad_perms == 0, "expanded prologue's permutation differs from distr_group_block");
       CHECK_MESSAGE(bad_values == 0, "Q' differs from the CPU's Q~ of the column's group");

@@ -40,6 +40,12 @@
 
 #include "distrvit/attention.h"
 
+#if defined(__CUDACC__)
+#define DISTRVIT_HOST_DEVICE __host__ __device__
+#else
+#define DISTRVIT_HOST_DEVICE
+#endif
+
 namespace distrvit {
 
 constexpr int kMaxHashBits = 32;
@@ -56,8 +62,8 @@ uint64_t splitmix64_at(uint64_t seed, uint64_t index);
 std::vector<float> distr_projection(const DistrParams& distr, int block_rows);
 
 // Binary-reflected Gray code and its inverse (prefix xor).
-inline uint32_t gray_code(uint32_t value) { return value ^ (value >> 1); }
-inline uint32_t inverse_gray_code(uint32_t code) {
+DISTRVIT_HOST_DEVICE inline uint32_t gray_code(uint32_t value) { return value ^ (value >> 1); }
+DISTRVIT_HOST_DEVICE inline uint32_t inverse_gray_code(uint32_t code) {
   for (uint32_t shift = 1; shift < 32; shift <<= 1) code ^= code >> shift;
   return code;
 }
