@@ -2,7 +2,7 @@
 // our exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
 //
 //   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
-//               [--blocks 16,64,128,N] [--paths auto,expanded,expand,...]
+//               [--blocks 16,64,128,N] [--paths auto,expanded,expand,...] [--hash fma|i8]
 //
 // --paths picks what is timed for each l (default: all): auto (attention_distr), a path by name (distr::path_name),
 // group / expand (the prologues alone).
@@ -41,7 +41,7 @@ using distrvit::bench::time_calls;
 int main(int argc, char** argv) {
   std::string dtype_arg = "f16",
               shapes_arg = "64x12x197x64,16x12x577x64,4x12x1025x64,1x12x4097x64,2x16x8192x64,1x16x16384x128";
-  std::string groups_arg = "2", blocks_arg = "16,64,128,N", paths_arg = "all";
+  std::string groups_arg = "2", blocks_arg = "16,64,128,N", paths_arg = "all", hash_arg = "fma";
   int reps = 50, warmup = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], val = argv[i + 1];
@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     else if (key == "--groups") groups_arg = val;
     else if (key == "--blocks") blocks_arg = val;
     else if (key == "--paths") paths_arg = val;
+    else if (key == "--hash") hash_arg = val;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
@@ -78,8 +79,8 @@ int main(int argc, char** argv) {
   try {
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-    std::printf("device: %s, %d SMs; dtype %s; median of %d (warm-up %d)\n", prop.name, prop.multiProcessorCount,
-                dtype_arg.c_str(), reps, warmup);
+    std::printf("device: %s, %d SMs; dtype %s; hash %s; median of %d (warm-up %d)\n", prop.name,
+                prop.multiProcessorCount, dtype_arg.c_str(), hash_arg.c_str(), reps, warmup);
     CudnnAttention cudnn;
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
           d.group = G;
           d.hash_bits = 16;
           d.seed = 42;
+          d.hash = hash_arg == "i8" ? distrvit::DistrHash::Int8 : distrvit::DistrHash::Fma;
           const std::vector<float> r = distrvit::distr_projection(d, l);
           float* dr = nullptr;
           CUDA_CHECK(cudaMalloc(&dr, r.size() * sizeof(float)));

@@ -844,8 +844,6 @@ void* workspace(size_t bytes, cudaStream_t stream, int slot = kMainWorkspace) {
   return ws.ptr;
 }
 
-size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
 // The checks of validate_distr (engine library, not linked into the kernels library) plus the kernels' limits.
 void check_distr(const AttentionDeviceParams& p, const DistrParams& distr) {
   check_attention_params(p, "attention_distr");
@@ -856,6 +854,9 @@ void check_distr(const AttentionDeviceParams& p, const DistrParams& distr) {
   if (p.head_dim % distr.group != 0)
     fail("attention_distr", "head dim {} is not divisible by group size G={}", p.head_dim, distr.group);
   if (p.head_dim > kMaxHeadDim) fail("attention_distr", "head_dim {} > {}", p.head_dim, kMaxHeadDim);
+  if (distr.hash == DistrHash::Int8 && effective_block(p, distr) >= kMaxInt8BlockRows)
+    fail("attention_distr", "hash=i8 needs l < {} rows (int32 dots), got {}", kMaxInt8BlockRows,
+         effective_block(p, distr));
 }
 
 template <typename T, int kItems>
@@ -949,7 +950,16 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
       int(align_up(size_t(std::max({(s.items + per_thread - 1) / per_thread, s.q_pieces, s.fuse_slots})), 32));
   const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * kGroupSortBytesPerColumn;
   const int bh_total = p.batch * p.heads;
-  if (s.block_len > kHashChunkRows) launch_hash<T>(p, s, projection, stream, bh_total);
+  if (distr.hash == DistrHash::Int8) {
+    const size_t codes_bytes = align_up(size_t(bh_total) * s.nblocks * D * sizeof(uint32_t), 256);
+    char* ws =
+        static_cast<char*>(workspace(codes_bytes + int8_codes_scratch_bytes(p, distr), stream, kCodesWorkspace));
+    s.codes_in = reinterpret_cast<uint32_t*>(ws);
+    int8_codes(p, distr, projection, reinterpret_cast<uint32_t*>(ws), ws + codes_bytes, stream);
+    s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
+  } else if (s.block_len > kHashChunkRows) {
+    launch_hash<T>(p, s, projection, stream, bh_total);
+  }
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
     const dim3 grid(s.nblocks * s.row_splits, heads);
     if (wide) launch_group_kernel<T, 4>(grid, threads, smem, stream, p, s, projection, perm, q_fused, bh0);

@@ -60,6 +60,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 inline bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+inline size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 inline unsigned grid_for(int64_t work, int threads, int64_t max_blocks = 65535LL * 32) {
   int64_t blocks = (work + threads - 1) / threads;

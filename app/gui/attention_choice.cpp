@@ -35,6 +35,7 @@ std::string AttentionChoice::text() const {
       if (sample) text += ":sample";
       if (hash_bits != 16) text += ":P=" + std::to_string(hash_bits);
       if (seed != 0) text += ":seed=" + std::to_string(seed);
+      if (int8_hash) text += ":hash=i8";
       return text + selection;
     }
     case Backend::LowRank: return "lowrank:r=" + std::to_string(rank) + selection;
@@ -80,6 +81,8 @@ AttentionChoice choice_from_text(const std::string& text) {
     else if (choice.backend == Backend::Distr && key == "seed" && parse_int(value, number) && number >= 0) choice.seed = number;
     else if (choice.backend == Backend::Distr && (part == "mean" || part == "variant=mean")) choice.sample = false;
     else if (choice.backend == Backend::Distr && (part == "sample" || part == "variant=sample")) choice.sample = true;
+    else if (choice.backend == Backend::Distr && (part == "hash=i8" || part == "hash=fma"))
+      choice.int8_hash = part == "hash=i8";
     else if (choice.backend == Backend::LowRank && key == "r" && parse_int(value, number)) choice.rank = number;
     else return as_typed();
   }

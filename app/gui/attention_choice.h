@@ -14,6 +14,7 @@ struct AttentionChoice {
   int group = 2;         // G
   bool sample = false;   // variant: sample instead of mean
   int hash_bits = 16;    // P
+  bool int8_hash = false;  // hash=i8: SimHash of int8-quantized columns (distr.h)
   uint64_t seed = 0;
   int rank = 32;         // lowrank r
   std::string selection; // ":layers=..:heads=.." kept from a typed text

@@ -70,6 +70,7 @@ void draw_attention_controls(GuiState& state, int head_dim) {
       changed |= ImGui::RadioButton("sample", &variant, 1);
       choice.sample = variant == 1;
       changed |= ImGui::SliderInt("hash bits P", &choice.hash_bits, 1, 32);
+      changed |= ImGui::Checkbox("int8 hash (tensor cores)", &choice.int8_hash);
       int seed = static_cast<int>(choice.seed);
       if (ImGui::InputInt("seed", &seed) && seed >= 0) {
         choice.seed = static_cast<uint64_t>(seed);

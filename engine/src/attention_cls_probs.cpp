@@ -26,7 +26,7 @@ void cls_scores(const float* q, const float* k, const AttentionParams& p, const 
   const DistrParams& distr = spec.distr;
   const int rows = std::min(distr.block, n), groups = d / distr.group;
   const std::vector<float> projection = distr_projection(distr, rows);
-  const DistrBlockGrouping grouping = distr_group_block(q, stride, rows, d, projection.data(), distr.hash_bits);
+  const DistrBlockGrouping grouping = distr_group_block(q, stride, rows, d, projection.data(), distr.hash_bits, distr.hash);
   std::vector<float> q_fused(groups);  // [E] row 0 of Q~
   for (int g = 0; g < groups; ++g) {
     const int* members = grouping.order.data() + g * distr.group;

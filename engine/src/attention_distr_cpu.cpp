@@ -74,18 +74,42 @@ __attribute__((target("avx2,fma"))) void add_chunk_dots_fma(const float* q, int6
 }
 #endif
 
+// dots[c * P + p] = distr.h's Int8 dots of the block's columns.
+void int8_dots(const float* q, int64_t row_stride, int rows, int head_dim, const float* projection, int hash_bits,
+               float* dots) {
+  std::vector<float> scale(head_dim);
+  for (int c = 0; c < head_dim; ++c) {
+    float max_abs = 0.0f;
+    for (int r = 0; r < rows; ++r) max_abs = std::max(max_abs, std::fabs(q[r * row_stride + c]));
+    scale[c] = i8_column_scale(max_abs);
+  }
+  std::vector<int64_t> sums(size_t(head_dim) * hash_bits, 0);
+  std::vector<int> r8(hash_bits);
+  for (int r = 0; r < rows; ++r) {
+    for (int bit = 0; bit < hash_bits; ++bit) r8[bit] = i8_projection(projection[size_t(r) * hash_bits + bit]);
+    for (int c = 0; c < head_dim; ++c) {
+      const int64_t q8 = i8_quantize(q[r * row_stride + c], scale[c]);
+      for (int bit = 0; bit < hash_bits; ++bit) sums[size_t(c) * hash_bits + bit] += q8 * r8[bit];
+    }
+  }
+  for (size_t i = 0; i < sums.size(); ++i) dots[i] = sums[i] > 0 ? 1.0f : 0.0f;  // only the signs are used
+}
+
 }  // namespace
 
 DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int rows, int head_dim,
-                                     const float* projection, int hash_bits) {
+                                     const float* projection, int hash_bits, DistrHash hash) {
   if (hash_bits < 1 || hash_bits > kMaxHashBits)
     fail("distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, hash_bits);
+  if (hash == DistrHash::Int8 && rows >= (1 << 18))
+    fail("distr", "hash=i8 needs blocks of fewer than {} rows (int32 dots on the GPU), got {}", 1 << 18, rows);
   DistrBlockGrouping grouping;
   grouping.codes.assign(head_dim, 0);
   grouping.keys.resize(head_dim);
   grouping.order.resize(head_dim);
   std::vector<float> dots(size_t(head_dim) * hash_bits, 0.0f), partial(dots.size());  // [D, P]
-  for (int chunk = 0; chunk < rows; chunk += kHashChunkRows) {
+  if (hash == DistrHash::Int8) int8_dots(q, row_stride, rows, head_dim, projection, hash_bits, dots.data());
+  for (int chunk = 0; hash == DistrHash::Fma && chunk < rows; chunk += kHashChunkRows) {
     const int chunk_end = std::min(rows, chunk + kHashChunkRows);
 #if defined(DISTRVIT_X86_FEATURES)
     if (cpu_has_avx2_fma()) {
@@ -129,7 +153,7 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
         const int rows = std::min(block, n - start);  // the last block may be shorter
         const float* q_block = q + start * p.qkv_token_stride;
         const DistrBlockGrouping grouping =
-            distr_group_block(q_block, p.qkv_token_stride, rows, d, projection.data(), distr.hash_bits);
+            distr_group_block(q_block, p.qkv_token_stride, rows, d, projection.data(), distr.hash_bits, distr.hash);
         const std::vector<int>& order = grouping.order;
 
         // Q~ [rows, E]: mean or first member of each group.

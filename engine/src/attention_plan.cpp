@@ -149,6 +149,14 @@ ParsedSpec parse_spec_with_selection(const std::string& text, const std::string&
       } else {
         fail(subject, "variant must be mean or sample, got '{}' in '{}'", value, text);
       }
+    } else if (spec.kind == AttentionKind::Distr && key == "hash") {
+      if (value == "fma") {
+        spec.distr.hash = DistrHash::Fma;
+      } else if (value == "i8") {
+        spec.distr.hash = DistrHash::Int8;
+      } else {
+        fail(subject, "hash must be fma or i8, got '{}' in '{}'", value, text);
+      }
     } else if (spec.kind == AttentionKind::LowRank && key == "r") {
       spec.rank = int(parse_integer(value, "r", 1, 1 << 16, subject, text));
       has_rank = true;
@@ -293,6 +301,7 @@ std::string describe(const AttentionSpec& spec) {
                                      d.variant == DistrVariant::Mean ? "mean" : "sample");
       if (d.hash_bits != kDefaultDistr.hash_bits) text += fmt::format(":P={}", d.hash_bits);
       if (d.seed != kDefaultDistr.seed) text += fmt::format(":seed={}", d.seed);
+      if (d.hash == DistrHash::Int8) text += ":hash=i8";
       return text;
     }
     case AttentionKind::LowRank: return fmt::format("lowrank:r={}", spec.rank);
@@ -304,7 +313,7 @@ bool same_attention(const AttentionSpec& a, const AttentionSpec& b) {
   if (a.kind != b.kind) return false;
   if (a.kind == AttentionKind::Distr)
     return a.distr.block == b.distr.block && a.distr.group == b.distr.group && a.distr.variant == b.distr.variant &&
-           a.distr.hash_bits == b.distr.hash_bits && a.distr.seed == b.distr.seed;
+           a.distr.hash_bits == b.distr.hash_bits && a.distr.seed == b.distr.seed && a.distr.hash == b.distr.hash;
   if (a.kind == AttentionKind::LowRank) return a.rank == b.rank;
   return true;
 }

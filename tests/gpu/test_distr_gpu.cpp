@@ -71,9 +71,10 @@ struct Case {
 
 std::string describe(const Case& c) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%s B=%d H=%d N=%d D=%d l=%d G=%d P=%d %s", dtype_name(c.t), c.B, c.H, c.N, c.D,
+  std::snprintf(buf, sizeof buf, "%s B=%d H=%d N=%d D=%d l=%d G=%d P=%d %s%s", dtype_name(c.t), c.B, c.H, c.N, c.D,
                 c.distr.block, c.distr.group, c.distr.hash_bits,
-                c.distr.variant == DistrVariant::Sample ? "sample" : "mean");
+                c.distr.variant == DistrVariant::Sample ? "sample" : "mean",
+                c.distr.hash == distrvit::DistrHash::Int8 ? " i8" : "");
   return buf;
 }
 
@@ -82,7 +83,7 @@ uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ull + (h >>
 uint64_t case_seed(const Case& c) {
   uint64_t h = base_seed() ^ 0x9e3779b97f4a7c15ull;
   for (uint64_t v : {uint64_t(c.t), uint64_t(c.N), uint64_t(c.D), uint64_t(c.distr.block), uint64_t(c.distr.group),
-                     uint64_t(c.distr.variant), uint64_t(c.distr.hash_bits)})
+                     uint64_t(c.distr.variant), uint64_t(c.distr.hash_bits), uint64_t(c.distr.hash)})
     h = mix(h, v);
   return h;
 }
@@ -136,6 +137,22 @@ std::vector<Case> table() {
   extra(DataType::F32, 197, 64, 64, 2, DistrVariant::Mean, 16);
   extra(DataType::F32, 77, 128, 16, 4, DistrVariant::Sample, 16);
   extra(DataType::F32, 7, 64, 64, 1, DistrVariant::Mean, 16);
+  // Int8 hash (distr.h): the short prologue's tensor-core dots (l <= 64, P <= 16) and the general codes kernels (any
+  // l, P, dtype; long blocks summed over 256-row chunks).
+  const size_t fma_cases = cases.size();
+  for (DataType t : {DataType::F16, DataType::BF16})
+    for (int D : {64, 128})
+      for (int N : {7, 197, 577})
+        for (int l : {16, 50, 64, 197}) extra(t, N, D, l, 2, DistrVariant::Mean, 16);
+  extra(DataType::F16, 197, 64, 64, 4, DistrVariant::Sample, 16);
+  extra(DataType::F16, 197, 128, 32, 8, DistrVariant::Mean, 9);
+  extra(DataType::BF16, 300, 64, 64, 2, DistrVariant::Mean, 32);
+  extra(DataType::F16, 1500, 64, 2048, 2, DistrVariant::Mean, 16);
+  extra(DataType::BF16, 2100, 128, 1050, 4, DistrVariant::Sample, 1);
+  extra(DataType::F32, 197, 64, 64, 2, DistrVariant::Mean, 16);
+  extra(DataType::F32, 300, 128, 300, 4, DistrVariant::Mean, 16);
+  extra(DataType::F16, 7, 64, 64, 1, DistrVariant::Mean, 16);
+  for (size_t i = fma_cases; i < cases.size(); ++i) cases[i].distr.hash = distrvit::DistrHash::Int8;
   return cases;
 }
 
@@ -198,7 +215,7 @@ void run_case(const Case& c) {
         for (int blk = 0; blk < nblocks; ++blk) {
           const int start = blk * l, rows = std::min(l, c.N - start);
           const auto g = distrvit::distr_group_block(hv.q + start * hv.qkv_token_stride, hv.qkv_token_stride, rows,
-                                                     c.D, projection.data(), c.distr.hash_bits);
+                                                     c.D, projection.data(), c.distr.hash_bits, c.distr.hash);
           const uint8_t* gp = &perm[(size_t(bh) * nblocks + blk) * c.D];
           for (int i = 0; i < c.D; ++i)
             if (gp[i] != g.order[i]) {
@@ -243,7 +260,7 @@ void run_case(const Case& c) {
           const int start = blk * l, rows = std::min(l, c.N - start);
           const float* q_block = hv.q + start * hv.qkv_token_stride;
           const auto g = distrvit::distr_group_block(q_block, hv.qkv_token_stride, rows, c.D, projection.data(),
-                                                     c.distr.hash_bits);
+                                                     c.distr.hash_bits, c.distr.hash);
           const uint8_t* gp = &perm[(size_t(bh) * nblocks + blk) * c.D];
           std::vector<int> rank(c.D);
           for (int i = 0; i < c.D; ++i) {

@@ -225,20 +225,63 @@ TEST_CASE("distr: SimHash dots are fused multiply-adds") {
   CHECK(distr_group_block(q.data(), 1, 2, 1, projection.data(), 1).codes == std::vector<uint32_t>{1});
 }
 
+TEST_CASE("distr: Int8 hash, pinned on a hand-made column") {
+  // R = (0.5, -0.25) -> r8 = (16, -8). Column (1, 1.999): max 1.999, exponent 0, k = 5 -> q8 = (32, rint(63.968) = 64)
+  // -> dot 512 - 512 = 0: bit clear. In fp32 the dot is 0.5 - 0.49975 > 0: bit set.
+  const std::vector<float> q = {1.0f, 1.999f}, projection = {0.5f, -0.25f};
+  CHECK(distr_group_block(q.data(), 1, 2, 1, projection.data(), 1, DistrHash::Fma).codes == std::vector<uint32_t>{1});
+  CHECK(distr_group_block(q.data(), 1, 2, 1, projection.data(), 1, DistrHash::Int8).codes ==
+        std::vector<uint32_t>{0});
+  // Scale and quantizers.
+  CHECK(i8_column_scale(1.999f) == 32.0f);
+  CHECK(i8_column_scale(2.0f) == 16.0f);
+  CHECK(i8_column_scale(0.0f) == 32768.0f);  // k capped at 15
+  CHECK(i8_column_scale(65504.0f) == std::ldexp(1.0f, -10));
+  CHECK(i8_quantize(1.5f / 32, 32.0f) == 2);  // ties to even
+  CHECK(i8_quantize(2.5f / 32, 32.0f) == 2);
+  CHECK(i8_quantize(-0.5f, 1.0f) == 0);
+  CHECK(i8_projection(10.0f) == 127);
+  CHECK(i8_projection(-10.0f) == -127);
+  CHECK(i8_projection(0.5f / 32 * 3) == 2);  // 1.5 -> 2
+}
+
+TEST_CASE("distr: Int8 hash codes ignore a power-of-two scale of a column, and agree with Fma on most bits") {
+  const int rows = 64, d = 64, bits = 16;
+  TestRandom random(5);
+  std::vector<float> q(size_t(rows) * d), scaled(q.size());
+  for (float& v : q) v = random.normal();
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < d; ++c) scaled[r * d + c] = q[r * d + c] * std::ldexp(1.0f, c % 7 - 3);
+  DistrParams params;
+  params.hash_bits = bits;
+  const std::vector<float> projection = distr_projection(params, rows);
+  const auto int8 = distr_group_block(q.data(), d, rows, d, projection.data(), bits, DistrHash::Int8);
+  const auto int8_scaled = distr_group_block(scaled.data(), d, rows, d, projection.data(), bits, DistrHash::Int8);
+  const auto fma = distr_group_block(q.data(), d, rows, d, projection.data(), bits, DistrHash::Fma);
+  CHECK(int8.codes == int8_scaled.codes);
+  int same_bits = 0;
+  for (int c = 0; c < d; ++c) same_bits += bits - __builtin_popcount(int8.codes[c] ^ fma.codes[c]);
+  CHECK(same_bits > d * bits * 95 / 100);  // only dots near 0 may differ
+  CHECK(same_bits < d * bits);              // ... and some do: the hashes are not the same function
+}
+
 TEST_CASE("distr: G=1 equals exact attention") {
   struct Shape {
     int batch, tokens, heads, head_dim, block;
   };
   for (const Shape s : {Shape{2, 197, 3, 64, 64}, Shape{1, 33, 2, 128, 16}, Shape{1, 7, 1, 64, 16},
                         Shape{1, 50, 2, 64, 8}}) {
-    for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample}) {
-      CAPTURE(s.tokens);
-      CAPTURE(s.head_dim);
-      Problem problem(s.batch, s.tokens, s.heads, s.head_dim, 11);
-      const std::vector<float> exact = problem.exact();
-      const std::vector<float> distr = problem.distr(distr_params(s.block, 1, variant));
-      CHECK(max_abs_diff(distr, exact) < 1e-5f);
-    }
+    for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample})
+      for (DistrHash hash : {DistrHash::Fma, DistrHash::Int8}) {
+        CAPTURE(s.tokens);
+        CAPTURE(s.head_dim);
+        Problem problem(s.batch, s.tokens, s.heads, s.head_dim, 11);
+        const std::vector<float> exact = problem.exact();
+        DistrParams params = distr_params(s.block, 1, variant);
+        params.hash = hash;
+        const std::vector<float> distr = problem.distr(params);
+        CHECK(max_abs_diff(distr, exact) < 1e-5f);
+      }
   }
 }
 
@@ -256,13 +299,15 @@ TEST_CASE("distr: identical grouped Q columns give exact attention") {
         CAPTURE(s.group);
         Problem problem(2, s.tokens, 3, s.head_dim, 21);
         duplicate_q_columns(problem, s.group);
-        const DistrParams distr = distr_params(s.block, s.group, variant, seed);
+        DistrParams distr = distr_params(s.block, s.group, variant, seed);
+        distr.hash = seed == 5 ? DistrHash::Int8 : DistrHash::Fma;
 
         // The construction's premise: every group is exactly one run of identical columns.
         const std::vector<float> projection = distr_projection(distr, s.block);
         const int rows = std::min(s.block, s.tokens);
-        const DistrBlockGrouping grouping = distr_group_block(&problem.at(0, 1, 0, 2, 0), 3 * 3 * s.head_dim, rows,
-                                                              s.head_dim, projection.data(), distr.hash_bits);
+        const DistrBlockGrouping grouping =
+            distr_group_block(&problem.at(0, 1, 0, 2, 0), 3 * 3 * s.head_dim, rows, s.head_dim, projection.data(),
+                              distr.hash_bits, distr.hash);
         for (int j = 0; j < s.head_dim / s.group; ++j)
           for (int m = 0; m < s.group; ++m)
             CHECK(grouping.order[j * s.group + m] == grouping.order[j * s.group] + m);

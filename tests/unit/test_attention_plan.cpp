@@ -63,6 +63,12 @@ TEST_CASE("plan: describe") {
   CHECK(describe(distr_spec(64, 2)) == "distr:l=64:G=2:mean");  // P=16 and seed=0 are defaults
   CHECK(describe(distr_spec(16, 4, DistrVariant::Sample, 8, 7)) == "distr:l=16:G=4:sample:P=8:seed=7");
   CHECK(describe(distr_spec(64, 2, DistrVariant::Mean, 16, 3)) == "distr:l=64:G=2:mean:seed=3");
+  AttentionSpec int8 = distr_spec(16, 2);
+  int8.distr.hash = DistrHash::Int8;
+  CHECK(describe(int8) == "distr:l=16:G=2:mean:hash=i8");
+  CHECK(same_attention(parse_attention_spec("distr:hash=i8:l=16"), int8));
+  CHECK(!same_attention(int8, distr_spec(16, 2)));
+  CHECK(same_attention(parse_attention_spec("distr:l=16:hash=fma"), distr_spec(16, 2)));
 }
 
 TEST_CASE("plan: describe round-trips through parse") {
@@ -154,6 +160,7 @@ TEST_CASE("plan: bad --attention texts name the problem") {
   CHECK(error_of("distr:G=2:G=4") == "--attention: duplicate key 'G' in 'distr:G=2:G=4'");
   CHECK(error_of("distr:mean:variant=sample") == "--attention: duplicate key 'variant' in 'distr:mean:variant=sample'");
   CHECK(error_of("distr:variant=max") == "--attention: variant must be mean or sample, got 'max' in 'distr:variant=max'");
+  CHECK(error_of("distr:hash=int4") == "--attention: hash must be fma or i8, got 'int4' in 'distr:hash=int4'");
   CHECK(error_of("distr:l") == "--attention: option 'l' needs a value (key=value) in 'distr:l'");
   CHECK(error_of("distr::l=4") == "--attention: empty option in 'distr::l=4'");
   CHECK(error_of("distr:") == "--attention: empty option in 'distr:'");

@@ -18,6 +18,9 @@ enum class AttentionKind {
 };
 
 enum class DistrVariant { Mean, Sample };
+// How the SimHash dots are computed (distrvit/distr.h): Fma, fp32 fused multiply-adds in ascending rows (the paper's
+// SimHash); Int8, exact integer dots of per-column int8-quantized Q and an int8-quantized R (tensor cores on the GPU).
+enum class DistrHash { Fma, Int8 };
 
 struct DistrParams {
   int block = 64;       // l: consecutive query rows sharing one grouping
@@ -25,6 +28,7 @@ struct DistrParams {
   DistrVariant variant = DistrVariant::Mean;
   int hash_bits = 16;   // P
   uint64_t seed = 0;    // seeds the Gaussian projection R [l, P]
+  DistrHash hash = DistrHash::Fma;
 };
 
 // Calibrated low-rank q/k projections (see docs): for each (layer, head) an orthonormal U [D, rank];

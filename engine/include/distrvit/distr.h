@@ -25,6 +25,14 @@
 //   dot_p = sum over k = 0, 1, ... in ascending k of partial_{k,p}, starting from 0
 //   (for rows <= 256 that is the plain ascending sum; the chunks let the GPU spread long blocks over SMs)
 //   bit p of the code (bit position p, least significant = p 0) = dot_p > 0.
+// With DistrParams::hash = Int8 the dots are exact integers instead (the same R, the same code from here on):
+//   m_c   = max over the block's rows of |Q[r, c]| (fp32)
+//   k_c   = min(5 - e_c, 15), e_c = the exponent field of m_c as fp32 minus 127 (so m_c 2^k_c is in [32, 64))
+//   q8    = rint(Q[r, c] * 2^k_c), ties to even (in [-64, 64]; the product is exact, bar underflow to 0)
+//   r8    = clamp(rint(32 R[r, p]), -127, 127), ties to even
+//   dot_p = sum over all rows of q8 * r8 in exact integer arithmetic (any order; |dot_p| < 2^31 for l < 2^18)
+//   Multiplying a column by a positive constant changes m_c's exponent, not its signs: this is SimHash of the
+//   column rounded to 6-7 bits, with R rounded to 8 bits. It lets the GPU hash with int8 tensor-core products.
 // Sort key = inverse Gray code of the code: key = code ^ (code >> 1) ^ (code >> 2) ^ ... (prefix xor),
 //   so sorting by key walks the codes along the binary-reflected Gray sequence.
 // Permutation pi = stable argsort of the D keys, ascending (equal keys keep column order).
@@ -34,7 +42,9 @@
 // K~[:, j] = sum of the group's K columns in group order, for every one of the N keys.
 // Scores = scale * Q~ K~^T with the same scale as exact attention (1/sqrt(D)); P V stays exact.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -68,6 +78,45 @@ DISTRVIT_HOST_DEVICE inline uint32_t inverse_gray_code(uint32_t code) {
   return code;
 }
 
+// Int8 hash (above): 2^k_c for a column whose largest |value| is max_abs.
+DISTRVIT_HOST_DEVICE inline float i8_column_scale(float max_abs) {
+  uint32_t bits;
+#if defined(__CUDA_ARCH__)
+  bits = __float_as_uint(max_abs);
+#else
+  std::memcpy(&bits, &max_abs, sizeof bits);
+#endif
+  const int exponent = int((bits >> 23) & 0xffu) - 127;
+  const int k = 5 - exponent < 15 ? 5 - exponent : 15;  // >= -122: 2^k is a normal float
+  const uint32_t scale_bits = uint32_t(k + 127) << 23;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(scale_bits);
+#else
+  float scale;
+  std::memcpy(&scale, &scale_bits, sizeof scale);
+  return scale;
+#endif
+}
+// q8 = rint(value * scale), ties to even (NaN -> 0 and saturation to the int range, as cvt.rni.s32.f32).
+DISTRVIT_HOST_DEVICE inline int i8_quantize(float value, float scale) {
+#if defined(__CUDA_ARCH__)
+  return __float2int_rn(__fmul_rn(value, scale));
+#else
+  const float v = std::nearbyint(value * scale);
+  if (!(v == v)) return 0;
+  return v >= 2147483648.0f ? 2147483647 : v < -2147483648.0f ? int(-2147483647 - 1) : int(v);
+#endif
+}
+// r8 = clamp(rint(32 r), -127, 127), ties to even.
+DISTRVIT_HOST_DEVICE inline int i8_projection(float r) {
+#if defined(__CUDA_ARCH__)
+  const int v = __float2int_rn(__fmul_rn(r, 32.0f));
+#else
+  const int v = int(std::nearbyint(r * 32.0f));
+#endif
+  return v < -127 ? -127 : v > 127 ? 127 : v;
+}
+
 // Grouping of one Q block.
 struct DistrBlockGrouping {
   std::vector<uint32_t> codes;  // [D] SimHash code of each Q column
@@ -79,6 +128,6 @@ struct DistrBlockGrouping {
 // column c is q[r * row_stride + c]. projection is R with at least `rows` rows of hash_bits columns
 // (distr_projection's layout); only its first `rows` rows are read.
 DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int rows, int head_dim,
-                                     const float* projection, int hash_bits);
+                                     const float* projection, int hash_bits, DistrHash hash = DistrHash::Fma);
 
 }  // namespace distrvit
