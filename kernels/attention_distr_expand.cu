@@ -24,6 +24,7 @@
 
 #include "attention_common.cuh"
 #include "attention_distr.cuh"
+#include "attention_distr_int8.cuh"
 #include "cuda_check.h"
 #include "distrvit/distr.h"
 #include "dtype_util.cuh"
@@ -53,19 +54,6 @@ struct ExpandSmem {
         item_bytes(buffers * rows * D * 2 + D * 8 + (int8 ? D * kQ8Pitch : 0)) {}
   __host__ __device__ int bytes() const { return r_bytes + kItems * item_bytes; }
 };
-
-__device__ __forceinline__ void mma_16832_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// The low bytes of four floats, a's in byte 0.
-__device__ __forceinline__ uint32_t low_bytes(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
-  return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
-}
 
 // Persistent: pair j of the grid's P = gridDim.x * kItems pairs takes items j, 2 P - 1 - j, 2 P + j, ... (a
 // boustrophedon, so the short last l-blocks of the heads spread over the pairs), fetching the rows of its next item
@@ -125,23 +113,11 @@ __global__ void __launch_bounds__(kThreads, kInt8 ? 4 : 3)
   // (BENCHMARKS.md).
   wait_for_preceding_kernels();
   fetch(item_of_round(0), 0);
-  // Int8: the mma.m16n8k32 B fragments of r8 (k = row, n = bit), word (s, t, h) of lane L = bytes k = 32 s + 16 h +
-  // 4 (L % 4) + j, n = 8 t + L / 4 (k-step s, n-tile t, k half h); zeros past l rows and P bits.
   constexpr int kKSteps = kMaxRows / 32;
-  uint32_t* s_b8 = reinterpret_cast<uint32_t*>(smem);  // Int8: [kKSteps][2][2][32]
+  uint32_t* s_b8 = reinterpret_cast<uint32_t*>(smem);  // Int8: B fragments [k-step][n-tile][k half][lane]
   if constexpr (kInt8) {
-    for (int i = tid; i < kB8Words * 32; i += kThreads) {
-      const int L = i % 32, h = i / 32 % 2, t = i / 64 % 2, s = i / 128;
-      const int n = 8 * t + L / 4;
-      uint32_t word = 0;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int k = 32 * s + 16 * h + 4 * (L % 4) + j;
-        const int v = k < block_len && n < hash_bits ? i8_projection(projection[k * hash_bits + n]) : 0;
-        word |= uint32_t(v & 0xff) << (8 * j);
-      }
-      s_b8[i] = word;
-    }
+    for (int i = tid; i < kB8Words * 32; i += kThreads)
+      s_b8[i] = r8_fragment_word(projection, block_len, hash_bits, i / 128, i / 64 % 2, i / 32 % 2, i % 32);
   } else {
     for (int i = tid; i < rows_cap * kBits; i += kThreads) {
       const int r = i / kBits, bit = i % kBits;
@@ -246,7 +222,7 @@ __global__ void __launch_bounds__(kThreads, kInt8 ? 4 : 3)
           ptx::ldmatrix_x4(a, ptx::smem_addr(&s_q8[col * kQ8Pitch + byte]));
 #pragma unroll
           for (int t = 0; t < 2; ++t)
-            mma_16832_s8(acc[t], a, s_b8[((s * 2 + t) * 2) * 32 + lane], s_b8[((s * 2 + t) * 2 + 1) * 32 + lane]);
+            ptx::mma_16832_s8(acc[t], a, s_b8[((s * 2 + t) * 2) * 32 + lane], s_b8[((s * 2 + t) * 2 + 1) * 32 + lane]);
         }
         uint32_t code[2] = {0, 0};  // columns col0 + g, col0 + g + 8
 #pragma unroll
