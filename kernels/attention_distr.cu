@@ -323,7 +323,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
     }
   };
 
-  if (s.codes_in) {  // long blocks, hashed by distr_hash_partials_kernel and distr_hash_codes_kernel
+  if (s.codes_in) {  // hashed beforehand: long blocks (distr_hash_*_kernel), the Int8 hash (attention_distr_int8.cu)
     for (int c = tid; c < D; c += nthreads) codes[c] = s.codes_in[(int64_t(bh) * s.nblocks + blk) * D + c];
   } else {
     for (int c = tid; c < D; c += nthreads) codes[c] = 0;
@@ -868,8 +868,23 @@ void launch_group_kernel(const dim3 grid, const int threads, const size_t smem, 
   CUDA_CHECK_LAUNCH();
 }
 
-// Blocks of more than kHashChunkRows rows: the codes [B*H][nblocks][D] in the codes workspace, then
-// s.codes_in and s.row_splits for distr_group_kernel.
+// The codes workspace: codes [B*H][nblocks][D], which become s.codes_in (with s.row_splits) for distr_group_kernel,
+// then `scratch_bytes` for the kernels that compute them.
+struct CodesWorkspace {
+  uint32_t* codes;
+  char* scratch;
+};
+CodesWorkspace use_codes_workspace(const AttentionDeviceParams& p, GroupShape& s, size_t scratch_bytes,
+                                   cudaStream_t stream) {
+  const size_t codes_bytes = align_up(size_t(p.batch) * p.heads * s.nblocks * p.head_dim * sizeof(uint32_t), 256);
+  char* ws = static_cast<char*>(workspace(codes_bytes + scratch_bytes, stream, kCodesWorkspace));
+  const CodesWorkspace out{reinterpret_cast<uint32_t*>(ws), ws + codes_bytes};
+  s.codes_in = out.codes;
+  s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
+  return out;
+}
+
+// Blocks of more than kHashChunkRows rows: their codes (use_codes_workspace).
 template <typename T>
 void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* projection, cudaStream_t stream,
                  int bh_total) {
@@ -879,11 +894,10 @@ void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* pro
   const size_t stage_bytes = size_t(kHashChunkRows) * (D * sizeof(T) + P * sizeof(float));
   const bool staged = bits_per_slice % 4 == 0 && P % bits_per_slice == 0 && aligned_to(projection, 16) &&
                       s.vec_q && stage_bytes <= kHashMaxStageBytes;
-  const size_t codes_bytes = align_up(size_t(bh_total) * s.nblocks * D * sizeof(uint32_t), 256);
   const size_t partial_bytes = size_t(bh_total) * s.nblocks * chunks * D * P * sizeof(float);
-  char* ws = static_cast<char*>(workspace(codes_bytes + partial_bytes, stream, kCodesWorkspace));
-  uint32_t* codes = reinterpret_cast<uint32_t*>(ws);
-  float* partials = reinterpret_cast<float*>(ws + codes_bytes);  // [B*H][nblocks][chunks][D][P]
+  const CodesWorkspace ws = use_codes_workspace(p, s, partial_bytes, stream);
+  uint32_t* codes = ws.codes;
+  float* partials = reinterpret_cast<float*>(ws.scratch);  // [B*H][nblocks][chunks][D][P]
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
     const dim3 grid(s.nblocks * chunks, heads);
     const auto launch = [&](auto bits, auto staged) {
@@ -908,8 +922,6 @@ void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* pro
   distr_hash_codes_kernel<<<unsigned(blocks), kHashThreads, 0, stream>>>(partials, codes, D, P, s.nblocks, chunks,
                                                                          s.block_len, p.tokens, columns);
   CUDA_CHECK_LAUNCH();
-  s.codes_in = codes;
-  s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
 }
 
 // fused_pad: the pitch of the Q~ rows (0: fused_width). expanded: q_fused gets Q' rows of D columns instead.
@@ -951,12 +963,8 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
   const size_t smem = size_t(s.slots_bytes) + size_t(align_up(D, 4)) * kGroupSortBytesPerColumn;
   const int bh_total = p.batch * p.heads;
   if (distr.hash == DistrHash::Int8) {
-    const size_t codes_bytes = align_up(size_t(bh_total) * s.nblocks * D * sizeof(uint32_t), 256);
-    char* ws =
-        static_cast<char*>(workspace(codes_bytes + int8_codes_scratch_bytes(p, distr), stream, kCodesWorkspace));
-    s.codes_in = reinterpret_cast<uint32_t*>(ws);
-    int8_codes(p, distr, projection, reinterpret_cast<uint32_t*>(ws), ws + codes_bytes, stream);
-    s.row_splits = (s.block_len + kGroupRowsPerSplit - 1) / kGroupRowsPerSplit;
+    const CodesWorkspace ws = use_codes_workspace(p, s, int8_codes_scratch_bytes(p, distr), stream);
+    int8_codes(p, distr, projection, ws.codes, ws.scratch, stream);
   } else if (s.block_len > kHashChunkRows) {
     launch_hash<T>(p, s, projection, stream, bh_total);
   }

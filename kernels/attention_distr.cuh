@@ -30,8 +30,7 @@ void group_blocks(const AttentionDeviceParams& p, const DistrParams& distr, cons
 // The expanded path's prologue alone (kExpanded below): perm as group_blocks, and
 //   q_expanded [B*H, N, head_dim] of p.dtype: Q', column c holding its group's Q~ value.
 // attention_distr_int8.cu: distr.h's Int8 codes [B*H, nblocks, head_dim] of every l-block (any l < kMaxInt8BlockRows,
-// P, dtype), with int8_codes_scratch_bytes of scratch.
-constexpr int kMaxInt8BlockRows = 1 << 18;
+// which the callers' check_distr enforces; any P, dtype), with int8_codes_scratch_bytes of scratch.
 size_t int8_codes_scratch_bytes(const AttentionDeviceParams& p, const DistrParams& distr);
 void int8_codes(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint32_t* codes,
                 void* scratch, cudaStream_t stream);

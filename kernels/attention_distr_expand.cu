@@ -191,18 +191,16 @@ __global__ void __launch_bounds__(kThreads, kInt8 ? 4 : 3)
           for (int e = 0; e < 2; ++e) max_abs[e] = fmaxf(max_abs[e], __shfl_xor_sync(0xffffffffu, max_abs[e], x));
         const float scale[2] = {i8_column_scale(max_abs[0]), i8_column_scale(max_abs[1])};
         for (int quad = phase; quad < ksteps * 8; quad += kPhases) {
-          uint32_t bytes[2][4];
+          float2 v[4];
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
             const int r = 4 * quad + j;
-            const float2 q2 = r < it.rows ? load_pair<T>(&q_col[r * (D / 2)]) : make_float2(0.0f, 0.0f);
-            bytes[0][j] = __float_as_uint(__fmaf_rn(q2.x, scale[0], 12582912.0f));
-            bytes[1][j] = __float_as_uint(__fmaf_rn(q2.y, scale[1], 12582912.0f));
+            v[j] = r < it.rows ? load_pair<T>(&q_col[r * (D / 2)]) : make_float2(0.0f, 0.0f);
           }
-#pragma unroll
-          for (int e = 0; e < 2; ++e)
-            *reinterpret_cast<uint32_t*>(&s_q8[(c + e) * kQ8Pitch + 4 * quad]) =
-                low_bytes(bytes[e][0], bytes[e][1], bytes[e][2], bytes[e][3]);
+          *reinterpret_cast<uint32_t*>(&s_q8[c * kQ8Pitch + 4 * quad]) =
+              q8_word(v[0].x, v[1].x, v[2].x, v[3].x, scale[0]);
+          *reinterpret_cast<uint32_t*>(&s_q8[(c + 1) * kQ8Pitch + 4 * quad]) =
+              q8_word(v[0].y, v[1].y, v[2].y, v[3].y, scale[1]);
         }
       }
       __syncwarp();

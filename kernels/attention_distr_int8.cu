@@ -29,6 +29,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// The code of one column from its P integer dots (bit p = dots[p] > 0).
+__device__ __forceinline__ uint32_t code_of(const int* dots, int P) {
+  uint32_t code = 0;
+  for (int bit = 0; bit < P; ++bit)
+    if (dots[bit] > 0) code |= 1u << bit;
+  return code;
+}
+
 struct Int8Shape {
   int block_len, nblocks, chunks, hash_bits, bh_offset;
 };
@@ -146,18 +154,12 @@ __global__ void __launch_bounds__(kThreads)
   const float scale0 = i8_column_scale(__uint_as_float(column_max[c]));
   const float scale1 = i8_column_scale(__uint_as_float(column_max[c + 1]));
   for (int quad = quad0; quad < ksteps * 8; quad += quad_step) {
-    uint32_t bytes[2][4];
+    float2 v[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int r = 4 * quad + j;
-      const float2 v = r < rows ? row_pair(r) : make_float2(0.0f, 0.0f);
-      bytes[0][j] = __float_as_uint(__fmaf_rn(v.x, scale0, 12582912.0f));  // low byte: rint(v.x 2^k)
-      bytes[1][j] = __float_as_uint(__fmaf_rn(v.y, scale1, 12582912.0f));
-    }
-#pragma unroll
-    for (int e = 0; e < 2; ++e)
-      *reinterpret_cast<uint32_t*>(&s_q8[(c + e) * kChunkPitch + 4 * quad]) =
-          low_bytes(bytes[e][0], bytes[e][1], bytes[e][2], bytes[e][3]);
+    for (int j = 0; j < 4; ++j) v[j] = 4 * quad + j < rows ? row_pair(4 * quad + j) : make_float2(0.0f, 0.0f);
+    *reinterpret_cast<uint32_t*>(&s_q8[c * kChunkPitch + 4 * quad]) = q8_word(v[0].x, v[1].x, v[2].x, v[3].x, scale0);
+    *reinterpret_cast<uint32_t*>(&s_q8[(c + 1) * kChunkPitch + 4 * quad]) =
+        q8_word(v[0].y, v[1].y, v[2].y, v[3].y, scale1);
   }
   __syncthreads();
   constexpr int kMTiles = D / 16, kKGroups = kThreads / 32 / kMTiles;
@@ -188,23 +190,14 @@ __global__ void __launch_bounds__(kThreads)
     }
   if (!one_chunk) return;
   __syncthreads();
-  for (int col = threadIdx.x; col < D; col += kThreads) {
-    uint32_t code = 0;
-    for (int bit = 0; bit < P; ++bit)
-      if (s_dots[col * P + bit] > 0) code |= 1u << bit;
-    codes[column0 + col] = code;
-  }
+  for (int col = threadIdx.x; col < D; col += kThreads) codes[column0 + col] = code_of(s_dots + col * P, P);
 }
 
 __global__ void __launch_bounds__(kThreads)
     distr_int8_codes_kernel(const int* __restrict__ dots, uint32_t* __restrict__ codes, const int P,
                             const int64_t columns) {
   const int64_t column = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (column >= columns) return;
-  uint32_t code = 0;
-  for (int bit = 0; bit < P; ++bit)
-    if (dots[column * P + bit] > 0) code |= 1u << bit;
-  codes[column] = code;
+  if (column < columns) codes[column] = code_of(dots + column * P, P);
 }
 
 template <typename T>
@@ -226,15 +219,13 @@ void launch_int8_codes(const AttentionDeviceParams& p, const DistrParams& distr,
   if (!one_pass) {
     CUDA_CHECK(cudaMemsetAsync(max_bits, 0, size_t(columns) * 4, stream));
     CUDA_CHECK(cudaMemsetAsync(dots, 0, size_t(columns) * P * 4, stream));
+    for_each_head_chunk(bh_total, [&](int bh0, int heads) {
+      s.bh_offset = bh0;
+      distr_int8_max_kernel<T><<<dim3(s.nblocks * s.chunks, heads), kThreads, 0, stream>>>(p, s, max_bits);
+      CUDA_CHECK_LAUNCH();
+    });
   }
   const int slices = kThreads / D, bits_per_slice = (P + slices - 1) / slices;
-  for_each_head_chunk(bh_total, [&](int bh0, int heads) {
-    if (one_pass) return;
-    s.bh_offset = bh0;
-    const dim3 grid(s.nblocks * s.chunks, heads);
-    distr_int8_max_kernel<T><<<grid, kThreads, 0, stream>>>(p, s, max_bits);
-    CUDA_CHECK_LAUNCH();
-  });
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
     s.bh_offset = bh0;
     const dim3 grid(s.nblocks * s.chunks, heads);
@@ -275,9 +266,6 @@ size_t int8_codes_scratch_bytes(const AttentionDeviceParams& p, const DistrParam
 
 void int8_codes(const AttentionDeviceParams& p, const DistrParams& distr, const float* projection, uint32_t* codes,
                 void* scratch, cudaStream_t stream) {
-  if (effective_block(p, distr) >= kMaxInt8BlockRows)
-    fail("attention_distr", "hash=i8 needs l < {} rows (int32 dots), got {}", kMaxInt8BlockRows,
-         effective_block(p, distr));
   switch (p.dtype) {
     case DataType::F16: return launch_int8_codes<__half>(p, distr, projection, codes, scratch, stream);
     case DataType::BF16: return launch_int8_codes<__nv_bfloat16>(p, distr, projection, codes, scratch, stream);

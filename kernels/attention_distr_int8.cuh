@@ -7,9 +7,11 @@
 
 namespace distrvit::cuda::distr {
 
-// The low bytes of four 32-bit words, a's in byte 0 (q8 values left there by fma(q, 2^k, 1.5 2^23)).
-__device__ __forceinline__ uint32_t low_bytes(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
-  return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
+// q8 = rint(v scale) of four values (rows r .. r + 3 of one column) as the bytes of one word, row r in byte 0: the
+// low byte of fma(v, scale, 1.5 2^23), exact for |v scale| < 2^22.
+__device__ __forceinline__ uint32_t q8_word(float v0, float v1, float v2, float v3, float scale) {
+  const auto low = [scale](float v) { return __float_as_uint(__fmaf_rn(v, scale, 12582912.0f)); };
+  return __byte_perm(__byte_perm(low(v0), low(v1), 0x0040), __byte_perm(low(v2), low(v3), 0x0040), 0x5410);
 }
 
 // Word (k-step s, n-tile t, k half h) of lane L's B fragments of r8 = clamp(rint(32 R)) with k = row, n = bit:

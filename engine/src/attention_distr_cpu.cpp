@@ -101,8 +101,9 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
                                      const float* projection, int hash_bits, DistrHash hash) {
   if (hash_bits < 1 || hash_bits > kMaxHashBits)
     fail("distr", "hash bits P must be in 1..{}, got {}", kMaxHashBits, hash_bits);
-  if (hash == DistrHash::Int8 && rows >= (1 << 18))
-    fail("distr", "hash=i8 needs blocks of fewer than {} rows (int32 dots on the GPU), got {}", 1 << 18, rows);
+  if (hash == DistrHash::Int8 && rows >= kMaxInt8BlockRows)
+    fail("distr", "hash=i8 needs blocks of fewer than {} rows (int32 dots on the GPU), got {}", kMaxInt8BlockRows,
+         rows);
   DistrBlockGrouping grouping;
   grouping.codes.assign(head_dim, 0);
   grouping.keys.resize(head_dim);

@@ -60,6 +60,7 @@ namespace distrvit {
 
 constexpr int kMaxHashBits = 32;
 constexpr int kHashChunkRows = 256;  // rows per partial sum of a SimHash dot (see above)
+constexpr int kMaxInt8BlockRows = 1 << 18;  // Int8 hash: blocks of fewer rows (int32 dots on the GPU)
 
 // Throws Error("distr: ...") unless block >= 1, group >= 1, 1 <= hash_bits <= 32 and, when head_dim > 0,
 // head_dim is divisible by group.
