@@ -105,7 +105,7 @@ DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128, 128)
 // The Hopper kernels (attention_hopper_variants.cuh): wgmma, sm_90a only. Same problems as the fused kernel (fp16/bf16,
 // head_dim 64 with q/k width 64 or 32, head_dim 128, 16-byte aligned rows), no key splits.
 namespace hopper {
-constexpr int kNumVariants = 4;
+constexpr int kNumVariants = 5;
 // True when this build holds sm_90a code and the current device is compute capability 9.0.
 bool available();
 // Runs variant `variant` (-1 = automatic); false (nothing launched) when unavailable or p doesn't fit.
@@ -263,6 +263,21 @@ __device__ __forceinline__ float exp2_approx(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
+}
+
+// Registers per thread of this warpgroup (every thread of it runs the same call): hand some back to the block's
+// pool, or wait for some from it. ptxas honours them only when it knows the count at entry (__maxnreg__).
+template <int kRegisters>
+__device__ __forceinline__ void setmaxnreg_dec() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+#endif
+}
+template <int kRegisters>
+__device__ __forceinline__ void setmaxnreg_inc() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+#endif
 }
 
 }  // namespace ptx

@@ -160,8 +160,9 @@ bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, con
   using Vs = Variants<kHeadDim, kHeadDim / kGroup < 16 ? 16 : kHeadDim / kGroup>;
   const T* q = static_cast<const T*>(q_fused);
   const T* k = static_cast<const T*>(k_fused);
-  if (Vs::pick(p) == 3) return launch_tma_fused<T, typename Vs::V3>(p, q, k, block_len, nblocks, stream);
-  return launch_tma_fused<T, typename Vs::V2>(p, q, k, block_len, nblocks, stream);
+  return with_tma_variant<Vs>(Vs::pick(p), [&](auto cfg) {
+    return launch_tma_fused<T, decltype(cfg)>(p, q, k, block_len, nblocks, stream);
+  });
 }
 
 // The expanded path: the exact kernel's TMA variant, picked as for exact attention, on Q' [B*H][N][D] (the grouping
@@ -170,8 +171,7 @@ template <typename T, int kHeadDim>
 bool run_distr_expanded(const AttentionDeviceParams& p, const void* q_expanded, cudaStream_t stream) {
   using Vs = Variants<kHeadDim, kHeadDim>;
   const T* q = static_cast<const T*>(q_expanded);
-  if (Vs::pick(p) == 3) return launch_tma_q<T, typename Vs::V3>(p, q, stream);
-  return launch_tma_q<T, typename Vs::V2>(p, q, stream);
+  return with_tma_variant<Vs>(Vs::pick(p), [&](auto cfg) { return launch_tma_q<T, decltype(cfg)>(p, q, stream); });
 }
 
 }  // namespace distrvit::cuda::hopper

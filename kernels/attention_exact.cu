@@ -244,7 +244,8 @@ int auto_variant(const AttentionDeviceParams& p) {
 const char* variant_name(int variant) {
   // Keep in sync with Variants<D, QK> in attention_hopper_variants.cuh.
   static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys", "2 warpgroups x 64 rows, 128 keys",
-                                                  "TMA, ping-pong, 64 keys", "TMA + producer warp, ping-pong"};
+                                                  "TMA, ping-pong, 64 keys", "TMA + producer warp, ping-pong",
+                                                  "TMA + producer warpgroup (setmaxnreg), 128 keys"};
   return variant >= 0 && variant < kNumVariants ? names[variant] : "?";
 }
 

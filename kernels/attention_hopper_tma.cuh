@@ -6,7 +6,9 @@
 // - Copies: Q once, then K_t and V_t of tile t into stage t % kStages, the stage's "full" barrier expecting their
 //   bytes. Each consumer warp releases tile t (lane 0 arrives at the stage's "empty" barrier) once its P V of that
 //   tile has landed; tile t + kStages goes into the stage when all eight have.
-//   kProducerWarp: a ninth warp issues every copy and runs up to kStages - 1 tiles ahead.
+//   kProducerThreads = 32: a ninth warp issues every copy and runs up to kStages - 1 tiles ahead.
+//   kProducerThreads = 128: a third warpgroup does, after giving its registers to the two consumer warpgroups
+//   (setmaxnreg: 24 for it, 240 for them), so that 128-key tiles fit at d = 128.
 //   Otherwise thread 0 issues them between its own tile steps: during tile j it refills the stage of tile j - 2
 //   with tile j + kStages - 2 (the slower warpgroup is about one tile behind, so the wait is short).
 // - Ping-pong (kPingPong): warpgroup w issues its two products of tile j only after the other warpgroup issued
@@ -24,14 +26,20 @@
 
 namespace distrvit::cuda::hopper {
 
-template <int kHeadDim, int kQKDim, int kBlockN, int kStages_, bool kPingPong_, bool kProducerWarp_, int kMinBlocks = 1>
+template <int kHeadDim, int kQKDim, int kBlockN, int kStages_, bool kPingPong_, int kProducerThreads_,
+          int kMinBlocks = 1>
 struct TmaConfig : Config<kHeadDim, kQKDim, 2, kBlockN, kMinBlocks> {
   using Base = Config<kHeadDim, kQKDim, 2, kBlockN, kMinBlocks>;
   static constexpr int kStages = kStages_;
   static constexpr bool kPingPong = kPingPong_;
-  static constexpr bool kProducerWarp = kProducerWarp_;
+  static constexpr int kProducerThreads = kProducerThreads_;  // 0 (thread 0 copies), 32 or 128
+  static constexpr bool kProducerWarp = kProducerThreads > 0;
+  static constexpr bool kShareRegisters = kProducerThreads == 128;  // setmaxnreg
+  static constexpr int kProducerRegisters = 24, kConsumerRegisters = 240;  // 24 x 128 + 240 x 256 <= 64 K
+  static_assert(kProducerThreads == 0 || kProducerThreads == 32 || kProducerThreads == 128, "producer threads");
+  static_assert(!kShareRegisters || kMinBlocks == 1, "setmaxnreg splits one block's registers");
   static constexpr int kConsumers = Base::kThreads;                       // the two warpgroups
-  static constexpr int kThreads = kConsumers + (kProducerWarp ? 32 : 0);
+  static constexpr int kThreads = kConsumers + kProducerThreads;
   static constexpr uint32_t kQCopyBytes = Base::kBlockM * wgmma::kSwizzleRowBytes * Base::kQKSub;
   static constexpr uint32_t kStageBytes = Base::kKBytes + Base::kVBytes;  // K_t then V_t
   static constexpr size_t kSmemBytes = Base::kQBytes + kStages * kStageBytes + wgmma::kSwizzleAtomBytes;
@@ -104,6 +112,8 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
   __syncthreads();
   wait_then_release_next_kernel();  // q, k, v are the previous kernels' output
   const int copier = Cfg::kProducerWarp ? Cfg::kConsumers : 0;  // the thread that issues the copies
+  if constexpr (Cfg::kShareRegisters)
+    if (tid >= Cfg::kConsumers) ptx::setmaxnreg_dec<Cfg::kProducerRegisters>();
   if (tid == copier) {
     tma::arrive_expect_bytes(q_landed, Cfg::kQCopyBytes);
 #pragma unroll
@@ -113,6 +123,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     for (int t = 0; t < (Cfg::kProducerWarp ? n_tiles : S - 2) && t < n_tiles; ++t) load_tile(t);
   }
   if (Cfg::kProducerWarp && tid >= Cfg::kConsumers) return;
+  if constexpr (Cfg::kShareRegisters) ptx::setmaxnreg_inc<Cfg::kConsumerRegisters>();
   __syncwarp();
   if constexpr (Cfg::kPingPong)
     if (wg == 1) tma::named_arrive(kTurn0, 256);  // warpgroup 0 goes first

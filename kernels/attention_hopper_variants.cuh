@@ -8,12 +8,13 @@
 namespace distrvit::cuda::hopper {
 
 // Config<D, QK, warpgroups, keys per tile, min blocks per SM>; TmaConfig<D, QK, keys per tile, stages, ping-pong,
-// producer warp, min blocks per SM>. Measured on an H100 and dropped (BENCHMARKS.md): 3 warpgroups; 1 warpgroup
+// producer threads, min blocks per SM>. Measured on an H100 and dropped (BENCHMARKS.md): 3 warpgroups; 1 warpgroup
 // with 128-key tiles; two blocks per SM forced at d = 128 (spills: 1.3x slower); a quarter or half of the exp2s on
 // the FMA units as a polynomial (5-15 % slower); a producer warpgroup feeding 2-4 stages through cp.async +
-// mbarriers with setmaxnreg (5-25 % slower: ptxas still capped the consumers). Measured on an H200 and dropped:
-// TMA without ping-pong; a producer warp with 128-key tiles at d = 128 (needs more than the 168 registers a
-// nine-warp block gets).
+// mbarriers with setmaxnreg (5-25 % slower: ptxas capped the consumers, not knowing the entry count). Measured on
+// an H200 and dropped: TMA without ping-pong; a producer warp with 128-key tiles at d = 128 (needs more than the
+// 168 registers a nine-warp block gets); every 4th or 8th exp2 as a polynomial, in the exact kernel and with the
+// half-width Q K^T of DistrAttention's prefused path (2-10 % slower).
 template <int kHeadDim, int kQKDim>
 struct Variants {
   static constexpr int kBlocksPerSm = kHeadDim == 64 ? 2 : 1;
@@ -21,26 +22,33 @@ struct Variants {
   using V1 = Config<kHeadDim, kQKDim, 2, 128>;  // 128 rows, 128-key tiles: 1 block/SM, 3-20 % slower
   // TMA-fed, with ping-pong: copies issued by thread 0 between its tile steps, 64-key tiles; copies from a producer
   // warp, 128-key tiles at d = 64 (64 at d = 128: 168 registers at most).
-  using V2 = TmaConfig<kHeadDim, kQKDim, 64, 4, true, false, kBlocksPerSm>;
-  using V3 = TmaConfig<kHeadDim, kQKDim, kHeadDim == 64 ? 128 : 64, 4, true, true>;
-  // The TMA kernels where they were faster (BENCHMARKS.md, "TMA-fed"): the producer warp at d = 128 and for long
-  // sequences at d = 64, else 64-key tiles from thread 0.
-  static int pick(const AttentionDeviceParams& p) { return kHeadDim == 128 || p.tokens >= 2048 ? 3 : 2; }
+  using V2 = TmaConfig<kHeadDim, kQKDim, 64, 4, true, 0, kBlocksPerSm>;
+  using V3 = TmaConfig<kHeadDim, kQKDim, kHeadDim == 64 ? 128 : 64, 4, true, 32>;
+  // A producer warpgroup that hands its registers to the consumers (setmaxnreg): 128-key tiles at either width, as
+  // many stages (<= 4) as fit in 227 KB of shared memory.
+  using V4Base = Config<kHeadDim, kQKDim, 2, 128>;
+  static constexpr int kV4Stages = std::min<int>(
+      4, (227 * 1024 - V4Base::kQBytes - wgmma::kSwizzleAtomBytes) / (V4Base::kKBytes + V4Base::kVBytes));
+  using V4 = TmaConfig<kHeadDim, kQKDim, 128, kV4Stages, true, 128>;
+  // The TMA kernels where they were faster (BENCHMARKS.md, "TMA-fed" and "producer warpgroup"): the producer
+  // warpgroup at d = 128 and for long sequences at d = 64, else 64-key tiles from thread 0.
+  static int pick(const AttentionDeviceParams& p) { return kHeadDim == 128 || p.tokens >= 2048 ? 4 : 2; }
 };
+
+// fn(Cfg{}) for the TMA variant `variant` of Vs (3, 4, else 2).
+template <typename Vs, typename Fn>
+bool with_tma_variant(int variant, const Fn& fn) {
+  if (variant == 4) return fn(typename Vs::V4{});
+  if (variant == 3) return fn(typename Vs::V3{});
+  return fn(typename Vs::V2{});
+}
 
 template <typename T, int kHeadDim, int kQKDim>
 void run_hopper_attention(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
   using Vs = Variants<kHeadDim, kQKDim>;
-  switch (variant < 0 ? Vs::pick(p) : variant) {
-    case 1: return launch<T, typename Vs::V1>(p, stream);
-    case 2:
-      if (launch_tma<T, typename Vs::V2>(p, stream)) return;
-      break;
-    case 3:
-      if (launch_tma<T, typename Vs::V3>(p, stream)) return;
-      break;
-    default: break;
-  }
+  const int v = variant < 0 ? Vs::pick(p) : variant;
+  if (v == 1) return launch<T, typename Vs::V1>(p, stream);
+  if (v >= 2 && with_tma_variant<Vs>(v, [&](auto cfg) { return launch_tma<T, decltype(cfg)>(p, stream); })) return;
   launch<T, typename Vs::V0>(p, stream);
 }
 template <typename T, int kHeadDim, int kQKDim>
