@@ -2,7 +2,7 @@
 // fused qkv layout [B, N, 3, H, D] the engine uses, output [B, N, H, D].
 //
 //   attention_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...]
-//                   [--kernels exact,v0,v1,v2,v3,h0,...,h4,cudnn,naive,generic]
+//                   [--kernels exact,v0,v1,v2,v3,h0,...,hN,cudnn,naive,generic]
 //
 // Each call is bracketed by its own pair of CUDA events; the median of --reps calls is reported (min in
 // the log). Inputs rotate over enough random sets (never zeros) to exceed 256 MB so repeated calls don't
@@ -40,7 +40,8 @@ using distrvit::bench::Timing;
 int main(int argc, char** argv) {
   std::string dtype_arg = "f16", shapes_arg = "64x12x197x64,16x12x577x64,4x12x1025x64,1x12x4097x64,2x16x8192x64,"
                                                "1x16x16384x128";
-  std::string kernels_arg = "exact,v0,v1,v2,v3,h0,h1,h2,h3,h4,cudnn,naive";
+  std::string kernels_arg = "exact,v0,v1,v2,v3,cudnn,naive";
+  for (int v = 0; v < hopper::kNumVariants; ++v) kernels_arg += ",h" + std::to_string(v);
   int reps = 50, warmup = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], val = argv[i + 1];
@@ -150,21 +151,21 @@ int main(int argc, char** argv) {
       const char picked_family = hopper_pick >= 0 ? 'h' : 'v';
       std::printf("%-16s exact = %c%d (%s)\n", shape_name, picked_family, picked,
                   hopper_pick >= 0 ? hopper::variant_name(picked) : flash::variant_name(s.D, picked));
-      char line[800];
-      std::snprintf(line, sizeof line, "| %s | %s (%c%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-                    shape_name, cell("exact").c_str(), picked_family, picked, cell("v0").c_str(), cell("v1").c_str(),
-                    cell("v2").c_str(), cell("v3").c_str(), cell("h0").c_str(), cell("h1").c_str(),
-                    cell("h2").c_str(), cell("h3").c_str(), cell("h4").c_str(), cell("cudnn").c_str(),
-                    cell("naive").c_str());
+      std::string line = std::string("| ") + shape_name + " | " + cell("exact") + " (" + picked_family +
+                         std::to_string(picked) + ") |";
+      for (const char* k : {"v0", "v1", "v2", "v3"}) line += " " + cell(k) + " |";
+      for (int v = 0; v < hopper::kNumVariants; ++v) line += " " + cell(("h" + std::to_string(v)).c_str()) + " |";
+      line += " " + cell("cudnn") + " | " + cell("naive") + " |";
       summary.push_back(line);
       CUDA_CHECK(cudaFree(qkv));
       CUDA_CHECK(cudaFree(out));
       CUDA_CHECK(cudaFree(out_ref));
     }
-    std::printf("\nms / TFLOP/s (%s, %s)\n| B x H x N x d | exact (auto) | fused v0 | fused v1 | fused v2 | fused v3 "
-                "| wgmma h0 | wgmma h1 | TMA h2 | TMA h3 | TMA h4 | cuDNN | naive |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-                prop.name, dtype_arg.c_str());
+    std::string header = "| B x H x N x d | exact (auto) | fused v0 | fused v1 | fused v2 | fused v3 |";
+    for (int v = 0; v < hopper::kNumVariants; ++v) header += " Hopper h" + std::to_string(v) + " |";
+    header += " cuDNN | naive |\n|";
+    for (int c = 0; c < 8 + hopper::kNumVariants; ++c) header += "---|";
+    std::printf("\nms / TFLOP/s (%s, %s)\n%s\n", prop.name, dtype_arg.c_str(), header.c_str());
     for (const auto& l : summary) std::printf("%s\n", l.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attention_bench: %s\n", e.what());

@@ -80,27 +80,43 @@ struct Timing {
   double median_ms = NAN, min_ms = NAN;
 };
 
-// call(set) `warmup` times, then `reps` times each between its own pair of CUDA events (set = call index % sets).
-inline Timing time_calls(const std::function<void(int)>& call, int sets, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) call(i % sets);
+// Each call(set) `warmup` times, then `reps` rounds that run every call once, each between its own pair of CUDA
+// events; set = the call's index in the whole sequence % sets, so no call finds the previous call's inputs in L2.
+// Interleaving gives the calls the same clocks: timed one after the other, the first kernel of a shape ran up to
+// 8 % faster than the same kernel timed later (BENCHMARKS.md, ninth session).
+inline std::vector<Timing> time_interleaved(const std::vector<std::function<void(int)>>& calls, int sets, int warmup,
+                                            int reps) {
+  const size_t n = calls.size();
+  for (int i = 0; i < warmup; ++i)
+    for (size_t c = 0; c < n; ++c) calls[c](int((i * n + c) % sets));
   CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<cudaEvent_t> events(2 * reps);
+  std::vector<cudaEvent_t> events(2 * reps * n);  // [round][call][start, stop]
   for (auto& e : events) CUDA_CHECK(cudaEventCreate(&e));
-  for (int i = 0; i < reps; ++i) {
-    CUDA_CHECK(cudaEventRecord(events[2 * i]));
-    call(i % sets);
-    CUDA_CHECK(cudaEventRecord(events[2 * i + 1]));
-  }
+  for (int i = 0; i < reps; ++i)
+    for (size_t c = 0; c < n; ++c) {
+      CUDA_CHECK(cudaEventRecord(events[2 * (i * n + c)]));
+      calls[c](int((i * n + c) % sets));
+      CUDA_CHECK(cudaEventRecord(events[2 * (i * n + c) + 1]));
+    }
   CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<double> ms(reps);
-  for (int i = 0; i < reps; ++i) {
-    float t = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&t, events[2 * i], events[2 * i + 1]));
-    ms[i] = t;
+  std::vector<Timing> timings(n);
+  for (size_t c = 0; c < n; ++c) {
+    std::vector<double> ms(reps);
+    for (int i = 0; i < reps; ++i) {
+      float t = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&t, events[2 * (i * n + c)], events[2 * (i * n + c) + 1]));
+      ms[i] = t;
+    }
+    std::sort(ms.begin(), ms.end());
+    timings[c] = {ms[reps / 2], ms[0]};
   }
   for (auto& e : events) CUDA_CHECK(cudaEventDestroy(e));
-  std::sort(ms.begin(), ms.end());
-  return {ms[reps / 2], ms[0]};
+  return timings;
+}
+
+// call(set) `warmup` times, then `reps` times each between its own pair of CUDA events (set = call index % sets).
+inline Timing time_calls(const std::function<void(int)>& call, int sets, int warmup, int reps) {
+  return time_interleaved({call}, sets, warmup, reps)[0];
 }
 
 }  // namespace distrvit::bench

@@ -2,15 +2,16 @@
 // our exact kernel (attention_exact) and cuDNN (CudnnAttention) on the fused qkv layout [B, N, 3, H, D].
 //
 //   distr_bench [--dtype f16|bf16] [--reps 50] [--warmup 10] [--shapes 64x12x197x64,...] [--groups 2,4]
-//               [--blocks 16,64,128,N] [--paths auto,expanded,expand,...] [--hash fma|i8]
+//               [--blocks 16,64,128,N] [--paths auto,expanded,expand,...] [--hash fma|i8] [--interleave 1|0]
 //
 // --paths picks what is timed for each l (default: all): auto (attention_distr), a path by name (distr::path_name),
 // group / expand (the prologues alone).
-// ms = median of --reps calls, each between its own pair of CUDA events, after --warmup calls; inputs
-// rotate over enough random sets to exceed 256 MB (no L2 reuse across calls). "effective TFLOP/s" counts
-// exact attention's 4 B H N^2 D flops for every kernel, so it compares times. Also times the grouping
-// prologue alone ("group") and prints max |distr(G=2) - exact| as a sanity figure (an approximation:
-// not small). Built by scripts/gpu-distr-check.
+// ms = median of --reps calls, each between its own pair of CUDA events, after --warmup calls. The timed calls of a
+// shape take turns, one of each per round, so that clock changes hit them alike (--interleave 0: one after the
+// other, as before 2026-11-29). Inputs rotate over enough random sets to exceed 256 MB (no L2 reuse across
+// calls). "effective TFLOP/s" counts exact attention's 4 B H N^2 D flops for every kernel, so it compares times.
+// Also times the grouping prologue alone ("group") and prints max |distr(G=2) - exact| as a sanity figure (an
+// approximation: not small). Built by scripts/gpu-distr-check.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -37,12 +38,15 @@ using distrvit::bench::max_abs_diff;
 using distrvit::bench::parse_shapes;
 using distrvit::bench::Shape;
 using distrvit::bench::time_calls;
+using distrvit::bench::time_interleaved;
+using distrvit::bench::Timing;
 
 int main(int argc, char** argv) {
   std::string dtype_arg = "f16",
               shapes_arg = "64x12x197x64,16x12x577x64,4x12x1025x64,1x12x4097x64,2x16x8192x64,1x16x16384x128";
   std::string groups_arg = "2", blocks_arg = "16,64,128,N", paths_arg = "all", hash_arg = "fma";
   int reps = 50, warmup = 10;
+  bool interleave = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], val = argv[i + 1];
     if (key == "--dtype") dtype_arg = val;
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
     else if (key == "--blocks") blocks_arg = val;
     else if (key == "--paths") paths_arg = val;
     else if (key == "--hash") hash_arg = val;
+    else if (key == "--interleave") interleave = val != "0";
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
@@ -79,8 +84,9 @@ int main(int argc, char** argv) {
   try {
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-    std::printf("device: %s, %d SMs; dtype %s; hash %s; median of %d (warm-up %d)\n", prop.name,
-                prop.multiProcessorCount, dtype_arg.c_str(), hash_arg.c_str(), reps, warmup);
+    std::printf("device: %s, %d SMs; dtype %s; hash %s; median of %d (warm-up %d)%s\n", prop.name,
+                prop.multiProcessorCount, dtype_arg.c_str(), hash_arg.c_str(), reps, warmup,
+                interleave ? ", interleaved" : "");
     CudnnAttention cudnn;
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
@@ -102,17 +108,31 @@ int main(int argc, char** argv) {
       char shape_name[64];
       std::snprintf(shape_name, sizeof shape_name, "%dx%dx%dx%d", s.B, s.H, s.N, s.D);
       std::map<std::string, double> t;
+      auto report = [&](const std::string& name, double ms) {
+        t[name] = ms;
+        std::printf("%-16s %-14s %9.4f ms  %7.1f TFLOP/s (exact-equivalent)\n", shape_name, name.c_str(), ms,
+                    flops / ms * 1e-9);
+        std::fflush(stdout);
+      };
+      std::vector<std::string> pending_names;  // --interleave: timed together once the shape's calls are known
+      std::vector<std::function<void(int)>> pending_calls;
       auto bench = [&](const std::string& name, const std::function<void(int)>& call) {
         try {
-          t[name] = time_calls(call, sets, warmup, reps).median_ms;
-          std::printf("%-16s %-14s %9.4f ms  %7.1f TFLOP/s (exact-equivalent)\n", shape_name, name.c_str(), t[name],
-                      flops / t[name] * 1e-9);
+          if (interleave) {
+            call(0);  // a call that throws is reported here, not timed
+            CUDA_CHECK(cudaDeviceSynchronize());
+            pending_names.push_back(name);
+            pending_calls.push_back(call);
+          } else {
+            report(name, time_calls(call, sets, warmup, reps).median_ms);
+          }
         } catch (const std::exception& e) {
           std::printf("%-16s %-14s ERROR %s\n", shape_name, name.c_str(), e.what());
           cudaGetLastError();
+          std::fflush(stdout);
         }
-        std::fflush(stdout);
       };
+      std::vector<void*> buffers;  // the prologue benchmarks' outputs, freed with the shape
       if (wanted("exact")) bench("exact", [&](int set) { attention_exact(params(set, out_ref), nullptr); });
       if (wanted("cudnn")) bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
 
@@ -146,22 +166,20 @@ int main(int argc, char** argv) {
                       [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
             // The grouping prologue alone.
             const int nblocks = distr::num_blocks(s.N, l);
-            void *perm = nullptr, *qf = nullptr;
+            void *perm = nullptr, *qf = nullptr, *q_rows = nullptr;
             CUDA_CHECK(cudaMalloc(&perm, size_t(s.B) * s.H * nblocks * s.D));
             CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * elem));
+            CUDA_CHECK(cudaMalloc(&q_rows, size_t(s.B) * s.H * s.N * s.D * elem));
+            buffers.insert(buffers.end(), {perm, qf, q_rows});
             if (wanted("group"))
-              bench(name + " group", [&, d, dr](int set) {
+              bench(name + " group", [&, d, dr, perm, qf](int set) {
                 distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
               });
             // The expanded path's prologue alone (Q' rows of D columns).
-            CUDA_CHECK(cudaFree(qf));
-            CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * s.D * elem));
             if (wanted("expand"))
-              bench(name + " expand", [&, d, dr](int set) {
-                distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, {}, nullptr);
+              bench(name + " expand", [&, d, dr, perm, q_rows](int set) {
+                distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), q_rows, {}, nullptr);
               });
-            CUDA_CHECK(cudaFree(perm));
-            CUDA_CHECK(cudaFree(qf));
           }
           // Sanity: distr vs exact on set 0 (approximation error, not a correctness check).
           attention_distr(params(0, out), d, dr, nullptr);
@@ -177,7 +195,12 @@ int main(int argc, char** argv) {
           std::printf("%-16s %-14s max |distr - exact| = %.3g\n", shape_name, name.c_str(), diff);
         }
       }
+      if (!pending_calls.empty()) {
+        const std::vector<Timing> timings = time_interleaved(pending_calls, sets, warmup, reps);
+        for (size_t i = 0; i < timings.size(); ++i) report(pending_names[i], timings[i].median_ms);
+      }
       for (float* p : projections) CUDA_CHECK(cudaFree(p));
+      for (void* b : buffers) CUDA_CHECK(cudaFree(b));
 
       auto cell = [&](const std::string& k) {
         auto it = t.find(k);

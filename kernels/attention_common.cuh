@@ -105,7 +105,7 @@ DISTRVIT_DECLARE_FLASH(__nv_bfloat16, 128, 128)
 // The Hopper kernels (attention_hopper_variants.cuh): wgmma, sm_90a only. Same problems as the fused kernel (fp16/bf16,
 // head_dim 64 with q/k width 64 or 32, head_dim 128, 16-byte aligned rows), no key splits.
 namespace hopper {
-constexpr int kNumVariants = 5;
+constexpr int kNumVariants = 6;
 // True when this build holds sm_90a code and the current device is compute capability 9.0.
 bool available();
 // Runs variant `variant` (-1 = automatic); false (nothing launched) when unavailable or p doesn't fit.

@@ -160,7 +160,8 @@ bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, con
   using Vs = Variants<kHeadDim, kHeadDim / kGroup < 16 ? 16 : kHeadDim / kGroup>;
   const T* q = static_cast<const T*>(q_fused);
   const T* k = static_cast<const T*>(k_fused);
-  return with_tma_variant<Vs>(Vs::pick(p), [&](auto cfg) {
+  const int picked = Vs::pick(p);
+  return with_tma_variant<Vs>(nblocks > 1 && picked >= 5 ? 4 : picked, [&](auto cfg) {  // 192-row blocks cross l-blocks
     return launch_tma_fused<T, decltype(cfg)>(p, q, k, block_len, nblocks, stream);
   });
 }

@@ -245,7 +245,8 @@ const char* variant_name(int variant) {
   // Keep in sync with Variants<D, QK> in attention_hopper_variants.cuh.
   static const char* const names[kNumVariants] = {"2 warpgroups x 64 rows, 64 keys", "2 warpgroups x 64 rows, 128 keys",
                                                   "TMA, ping-pong, 64 keys", "TMA + producer warp, ping-pong",
-                                                  "TMA + producer warpgroup (setmaxnreg), 128 keys"};
+                                                  "TMA + producer warpgroup (setmaxnreg), 128 keys",
+                                                  "3 warpgroups + producer warpgroup, ping-pong"};
   return variant >= 0 && variant < kNumVariants ? names[variant] : "?";
 }
 

@@ -1,19 +1,20 @@
 // Fused exact attention for Hopper (sm_90a) fed by the tensor memory accelerator: the wgmma steps of
 // attention_hopper.cuh (Rows: S_j and P_{j-1} V_{j-1} issued back to back, the softmax of S_j while P V runs), with
-// the lockstep feeding replaced by a kStages-deep ring of K/V tiles that TMA fills and mbarriers track, so the two
-// warpgroups no longer meet at a __syncthreads every key tile and can take turns on the tensor cores.
+// the lockstep feeding replaced by a kStages-deep ring of K/V tiles that TMA fills and mbarriers track, so the
+// consumer warpgroups (two or three, 64 query rows each) no longer meet at a __syncthreads every key tile and can
+// take turns on the tensor cores.
 //
 // - Copies: Q once, then K_t and V_t of tile t into stage t % kStages, the stage's "full" barrier expecting their
 //   bytes. Each consumer warp releases tile t (lane 0 arrives at the stage's "empty" barrier) once its P V of that
-//   tile has landed; tile t + kStages goes into the stage when all eight have.
-//   kProducerThreads = 32: a ninth warp issues every copy and runs up to kStages - 1 tiles ahead.
-//   kProducerThreads = 128: a third warpgroup does, after giving its registers to the two consumer warpgroups
-//   (setmaxnreg: 24 for it, 240 for them), so that 128-key tiles fit at d = 128.
+//   tile has landed; tile t + kStages goes into the stage when all of them have.
+//   kProducerThreads = 32: an extra warp issues every copy and runs up to kStages - 1 tiles ahead.
+//   kProducerThreads = 128: an extra warpgroup does, after giving its registers to the consumer warpgroups
+//   (setmaxnreg: 24 for it, 240 each for two consumers, 160 for three), so that 128-key tiles fit at d = 128.
 //   Otherwise thread 0 issues them between its own tile steps: during tile j it refills the stage of tile j - 2
 //   with tile j + kStages - 2 (the slower warpgroup is about one tile behind, so the wait is short).
-// - Ping-pong (kPingPong): warpgroup w issues its two products of tile j only after the other warpgroup issued
-//   its own of tile j - 1 (w = 1) or j (w = 0), through two named barriers; the tensor cores then run one
-//   warpgroup's products while the other computes its softmax.
+// - Ping-pong (kPingPong): the warpgroups issue their two products of a tile in turn, w after w - 1 and warpgroup 0
+//   after the last one's previous tile, through one named barrier per warpgroup; the tensor cores then run one
+//   warpgroup's products while the others compute their softmax.
 // Same problems as attention_hopper.cuh (q/k width kQKDim <= head_dim: the copies move 64 columns of q and k, the
 // products use the first kQKDim), 16-byte aligned views whose strides are multiples of 8 elements (the host falls
 // back on the lockstep kernel otherwise). With FusedQK, q and k are DistrAttention's Q~ [B*H][N][64] and per-block
@@ -27,18 +28,19 @@
 namespace distrvit::cuda::hopper {
 
 template <int kHeadDim, int kQKDim, int kBlockN, int kStages_, bool kPingPong_, int kProducerThreads_,
-          int kMinBlocks = 1>
-struct TmaConfig : Config<kHeadDim, kQKDim, 2, kBlockN, kMinBlocks> {
-  using Base = Config<kHeadDim, kQKDim, 2, kBlockN, kMinBlocks>;
+          int kMinBlocks = 1, int kWarpGroups = 2>
+struct TmaConfig : Config<kHeadDim, kQKDim, kWarpGroups, kBlockN, kMinBlocks> {
+  using Base = Config<kHeadDim, kQKDim, kWarpGroups, kBlockN, kMinBlocks>;
   static constexpr int kStages = kStages_;
   static constexpr bool kPingPong = kPingPong_;
   static constexpr int kProducerThreads = kProducerThreads_;  // 0 (thread 0 copies), 32 or 128
   static constexpr bool kProducerWarp = kProducerThreads > 0;
   static constexpr bool kShareRegisters = kProducerThreads == 128;  // setmaxnreg
-  static constexpr int kProducerRegisters = 24, kConsumerRegisters = 240;  // 24 x 128 + 240 x 256 <= 64 K
+  static constexpr int kProducerRegisters = 24;  // the rest of the 64 K go to the consumers, 8 at a time:
+  static constexpr int kConsumerRegisters = std::min(240, (65536 - 128 * kProducerRegisters) / Base::kThreads / 8 * 8);
   static_assert(kProducerThreads == 0 || kProducerThreads == 32 || kProducerThreads == 128, "producer threads");
   static_assert(!kShareRegisters || kMinBlocks == 1, "setmaxnreg splits one block's registers");
-  static constexpr int kConsumers = Base::kThreads;                       // the two warpgroups
+  static constexpr int kConsumers = Base::kThreads;                       // the consumer warpgroups
   static constexpr int kThreads = kConsumers + kProducerThreads;
   static constexpr uint32_t kQCopyBytes = Base::kBlockM * wgmma::kSwizzleRowBytes * Base::kQKSub;
   static constexpr uint32_t kStageBytes = Base::kKBytes + Base::kVBytes;  // K_t then V_t
@@ -68,7 +70,8 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
 #if defined(DISTRVIT_HAS_WGMMA)
   constexpr int BM = Cfg::kBlockM, BN = Cfg::kBlockN, S = Cfg::kStages, kVSub = Cfg::kVSub, kQKSub = Cfg::kQKSub;
   constexpr int kConsumerWarps = Cfg::kConsumers / 32;
-  constexpr int kTurn0 = 3;  // named barriers 3, 4: warpgroup 0's, 1's turn to issue (1, 2: attention_hopper.cuh)
+  constexpr int W = Cfg::kWarpGroups;
+  constexpr int kTurn0 = 1 + W;  // named barriers 1 .. W: each warpgroup's own; W + 1 + w: warpgroup w's turn
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t barriers[1 + 2 * S];  // Q landed; per stage: full, empty
   const uint32_t raw = ptx::smem_addr(smem_raw);
@@ -126,7 +129,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
   if constexpr (Cfg::kShareRegisters) ptx::setmaxnreg_inc<Cfg::kConsumerRegisters>();
   __syncwarp();
   if constexpr (Cfg::kPingPong)
-    if (wg == 1) tma::named_arrive(kTurn0, 256);  // warpgroup 0 goes first
+    if (wg == W - 1) tma::named_arrive(kTurn0, 256);  // warpgroup 0 goes first
   tma::wait(q_landed, 0);
 
   Rows<T, Cfg> rows;
@@ -140,7 +143,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
     wgmma::fence();
     rows.issue_s(q_rows, k_tile(stage));
     if constexpr (!kFirst) rows.issue_pv(v_tile((j - 1) % S));
-    if constexpr (Cfg::kPingPong) tma::named_arrive(kTurn0 + 1 - wg, 256);
+    if constexpr (Cfg::kPingPong) tma::named_arrive(kTurn0 + (wg + 1) % W, 256);
     rows.template finish_tile<kFirst, kLast>(j * BN, lane, N, scale_log2);
     if constexpr (!kFirst) {
       __syncwarp();
@@ -158,7 +161,7 @@ __global__ void __maxnreg__(Cfg::kMaxRegisters)
   wgmma::wait_group<0>();
   rows.pv_landed();
   if constexpr (Cfg::kPingPong)
-    if (wg == 0) tma::named_sync(kTurn0, 256);  // warpgroup 1's last turn hand-over
+    if (wg == 0) tma::named_sync(kTurn0, 256);  // the last warpgroup's last turn hand-over
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");  // the warpgroup's S products are all done
   rows.store(smem_raw + (sQ - raw), wg, warp_in_wg, lane, bp.out, bp.out_token_stride, bp.q_row0, N);
 #else

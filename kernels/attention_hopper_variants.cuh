@@ -30,14 +30,21 @@ struct Variants {
   static constexpr int kV4Stages = std::min<int>(
       4, (227 * 1024 - V4Base::kQBytes - wgmma::kSwizzleAtomBytes) / (V4Base::kKBytes + V4Base::kVBytes));
   using V4 = TmaConfig<kHeadDim, kQKDim, 128, kV4Stages, true, 128>;
-  // The TMA kernels where they were faster (BENCHMARKS.md, "TMA-fed" and "producer warpgroup"): the producer
-  // warpgroup at d = 128 and for long sequences at d = 64, else 64-key tiles from thread 0.
-  static int pick(const AttentionDeviceParams& p) { return kHeadDim == 128 || p.tokens >= 2048 ? 4 : 2; }
+  // Three consumer warpgroups (192 rows) taking turns, and a producer warpgroup: 160 registers each, so 64-key
+  // tiles at d = 128.
+  using V5 = TmaConfig<kHeadDim, kQKDim, kHeadDim == 64 ? 128 : 64, 4, true, 128, 1, 3>;
+  // The TMA kernels where they were faster (BENCHMARKS.md, "TMA-fed" and "producer warpgroup"): two consumer
+  // warpgroups and a producer one at d = 128, three for long sequences at d = 64, else 64-key tiles from thread 0.
+  static int pick(const AttentionDeviceParams& p) {
+    if (kHeadDim == 128) return 4;
+    return p.tokens >= 2048 ? 5 : 2;
+  }
 };
 
-// fn(Cfg{}) for the TMA variant `variant` of Vs (3, 4, else 2).
+// fn(Cfg{}) for the TMA variant `variant` of Vs (3, 4, 5, else 2).
 template <typename Vs, typename Fn>
 bool with_tma_variant(int variant, const Fn& fn) {
+  if (variant == 5) return fn(typename Vs::V5{});
   if (variant == 4) return fn(typename Vs::V4{});
   if (variant == 3) return fn(typename Vs::V3{});
   return fn(typename Vs::V2{});
