@@ -36,7 +36,8 @@ struct TmaConfig : Config<kHeadDim, kQKDim, kWarpGroups, kBlockN, kMinBlocks> {
   static constexpr int kProducerThreads = kProducerThreads_;  // 0 (thread 0 copies), 32 or 128
   static constexpr bool kProducerWarp = kProducerThreads > 0;
   static constexpr bool kShareRegisters = kProducerThreads == 128;  // setmaxnreg
-  static constexpr int kProducerRegisters = 24;  // the rest of the 64 K go to the consumers, 8 at a time:
+  // The producer keeps 24 registers a thread; the consumers share the rest of the 64 K (a multiple of 8 each).
+  static constexpr int kProducerRegisters = 24;
   static constexpr int kConsumerRegisters = std::min(240, (65536 - 128 * kProducerRegisters) / Base::kThreads / 8 * 8);
   static_assert(kProducerThreads == 0 || kProducerThreads == 32 || kProducerThreads == 128, "producer threads");
   static_assert(!kShareRegisters || kMinBlocks == 1, "setmaxnreg splits one block's registers");
