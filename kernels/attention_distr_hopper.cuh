@@ -153,15 +153,14 @@ void run_distr_attention(const AttentionDeviceParams& p, const uint8_t* perm, co
 }
 
 // The prefused path (attention_common.cuh): the exact kernel's TMA variant for this q/k width, picked as for exact
-// attention.
+// attention unless its blocks would straddle l-blocks.
 template <typename T, int kHeadDim, int kGroup>
 bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, const void* k_fused, int block_len,
                         int nblocks, cudaStream_t stream) {
   using Vs = Variants<kHeadDim, kHeadDim / kGroup < 16 ? 16 : kHeadDim / kGroup>;
   const T* q = static_cast<const T*>(q_fused);
   const T* k = static_cast<const T*>(k_fused);
-  const int picked = Vs::pick(p);
-  return with_tma_variant<Vs>(nblocks > 1 && picked >= 5 ? 4 : picked, [&](auto cfg) {  // 192-row blocks cross l-blocks
+  return with_tma_variant<Vs>(Vs::pick_fused(p, nblocks), [&](auto cfg) {
     return launch_tma_fused<T, decltype(cfg)>(p, q, k, block_len, nblocks, stream);
   });
 }

@@ -8,13 +8,15 @@
 namespace distrvit::cuda::hopper {
 
 // Config<D, QK, warpgroups, keys per tile, min blocks per SM>; TmaConfig<D, QK, keys per tile, stages, ping-pong,
-// producer threads, min blocks per SM>. Measured on an H100 and dropped (BENCHMARKS.md): 3 warpgroups; 1 warpgroup
-// with 128-key tiles; two blocks per SM forced at d = 128 (spills: 1.3x slower); a quarter or half of the exp2s on
-// the FMA units as a polynomial (5-15 % slower); a producer warpgroup feeding 2-4 stages through cp.async +
-// mbarriers with setmaxnreg (5-25 % slower: ptxas capped the consumers, not knowing the entry count). Measured on
-// an H200 and dropped: TMA without ping-pong; a producer warp with 128-key tiles at d = 128 (needs more than the
-// 168 registers a nine-warp block gets); every 4th or 8th exp2 as a polynomial, in the exact kernel and with the
-// half-width Q K^T of DistrAttention's prefused path (2-10 % slower).
+// producer threads, min blocks per SM, consumer warpgroups>. Measured on an H100 and dropped (BENCHMARKS.md): 3
+// lockstep warpgroups; 1 warpgroup with 128-key tiles; two blocks per SM forced at d = 128 (spills: 1.3x slower); a
+// quarter or half of the exp2s on the FMA units as a polynomial (5-15 % slower); a producer warpgroup feeding 2-4
+// stages through cp.async + mbarriers with setmaxnreg (5-25 % slower: ptxas capped the consumers, not knowing the
+// entry count). Measured on an H200 and dropped: TMA without ping-pong; a producer warp with 128-key tiles at
+// d = 128 (needs more than the 168 registers a nine-warp block gets); every 4th or 8th exp2 as a polynomial, in the
+// exact kernel and with the half-width Q K^T of DistrAttention's prefused path (2-10 % slower); skipping the O
+// rescale when no row maximum changed (3-8 % slower); three consumer warpgroups without ping-pong, or for the
+// prefused path at d = 128.
 template <int kHeadDim, int kQKDim>
 struct Variants {
   static constexpr int kBlocksPerSm = kHeadDim == 64 ? 2 : 1;
@@ -38,6 +40,11 @@ struct Variants {
   static int pick(const AttentionDeviceParams& p) {
     if (kHeadDim == 128) return 4;
     return p.tokens >= 2048 ? 5 : 2;
+  }
+  // For DistrAttention's K~ per l-block (prefused path): a 192-row block could straddle two l-blocks.
+  static int pick_fused(const AttentionDeviceParams& p, int nblocks) {
+    const int v = pick(p);
+    return v == 5 && nblocks > 1 ? 4 : v;
   }
 };
 
