@@ -2,7 +2,8 @@
 //
 // "exact" also runs every fixed configuration of the fused kernel (flash::run_fused, variants 0..3), key splits
 // forced on two of them, every configuration of the Hopper wgmma kernel where the build and device have it
-// (hopper::run, "h0" .. "h4"), and attention_exact with the workspace for the key splits it picks itself ("ws").
+// (hopper::run, "h0", "h1", ... for each of hopper::kNumVariants), and attention_exact with the workspace for the
+// key splits it picks itself ("ws").
 // For every row of the table: fresh random q/k/v in the fused layout [B, N, 3, H, D] (N(0, 1), rounded to
 // the dtype), the output poisoned with 0xFF bytes (NaN in every dtype) before the run, then
 //   1. every output element written and finite;
