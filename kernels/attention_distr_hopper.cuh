@@ -160,7 +160,7 @@ bool run_distr_prefused(const AttentionDeviceParams& p, const void* q_fused, con
   using Vs = Variants<kHeadDim, kHeadDim / kGroup < 16 ? 16 : kHeadDim / kGroup>;
   const T* q = static_cast<const T*>(q_fused);
   const T* k = static_cast<const T*>(k_fused);
-  return with_tma_variant<Vs>(Vs::pick_fused(p, nblocks), [&](auto cfg) {
+  return with_picked_variant<Vs>(Vs::pick_fused(p, nblocks), [&](auto cfg) {
     return launch_tma_fused<T, decltype(cfg)>(p, q, k, block_len, nblocks, stream);
   });
 }
@@ -171,7 +171,7 @@ template <typename T, int kHeadDim>
 bool run_distr_expanded(const AttentionDeviceParams& p, const void* q_expanded, cudaStream_t stream) {
   using Vs = Variants<kHeadDim, kHeadDim>;
   const T* q = static_cast<const T*>(q_expanded);
-  return with_tma_variant<Vs>(Vs::pick(p), [&](auto cfg) { return launch_tma_q<T, decltype(cfg)>(p, q, stream); });
+  return with_picked_variant<Vs>(Vs::pick(p), [&](auto cfg) { return launch_tma_q<T, decltype(cfg)>(p, q, stream); });
 }
 
 }  // namespace distrvit::cuda::hopper

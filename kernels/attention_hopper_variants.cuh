@@ -48,13 +48,19 @@ struct Variants {
   }
 };
 
-// fn(Cfg{}) for the TMA variant `variant` of Vs (3, 4, 5, else 2).
+// fn(Cfg{}) for a TMA variant that pick / pick_fused return (4, 5, else 2): only these are compiled for callers
+// that never take a fixed variant (DistrAttention's paths).
 template <typename Vs, typename Fn>
-bool with_tma_variant(int variant, const Fn& fn) {
+bool with_picked_variant(int variant, const Fn& fn) {
   if (variant == 5) return fn(typename Vs::V5{});
   if (variant == 4) return fn(typename Vs::V4{});
-  if (variant == 3) return fn(typename Vs::V3{});
   return fn(typename Vs::V2{});
+}
+// fn(Cfg{}) for any TMA variant (3, 4, 5, else 2).
+template <typename Vs, typename Fn>
+bool with_tma_variant(int variant, const Fn& fn) {
+  if (variant == 3) return fn(typename Vs::V3{});
+  return with_picked_variant<Vs>(variant, fn);
 }
 
 template <typename T, int kHeadDim, int kQKDim>
