@@ -16,7 +16,8 @@ namespace distrvit::cuda::hopper {
 // d = 128 (needs more than the 168 registers a nine-warp block gets); every 4th or 8th exp2 as a polynomial, in the
 // exact kernel and with the half-width Q K^T of DistrAttention's prefused path (2-10 % slower); skipping the O
 // rescale when no row maximum changed (3-8 % slower); three consumer warpgroups without ping-pong, or for the
-// prefused path at d = 128; 176-key tiles with a producer warpgroup (two stages fit at d = 128: 11-41 % slower).
+// prefused path at d = 128; 176-key tiles with a producer warpgroup (two stages fit at d = 128: 11-41 % slower);
+// fp16 exp2s in pairs (ex2.approx.f16x2 is two MUFU.EX2.F16 on sm_90: 4-10 % slower).
 template <int kHeadDim, int kQKDim>
 struct Variants {
   static constexpr int kBlocksPerSm = kHeadDim == 64 ? 2 : 1;
