@@ -144,12 +144,34 @@ bool capturing(cudaStream_t stream) {
   return capture != cudaStreamCaptureStatusNone;
 }
 
+// A start/stop pair of timing events, destroyed with it.
+struct TimingEvents {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  TimingEvents() {
+    CUDA_CHECK(cudaEventCreate(&start));
+    try {
+      CUDA_CHECK(cudaEventCreate(&stop));
+    } catch (...) {
+      cudaEventDestroy(start);
+      throw;
+    }
+  }
+  ~TimingEvents() {
+    cudaEventDestroy(start);  // a destructor cannot throw; the pair was created without error
+    cudaEventDestroy(stop);
+  }
+  TimingEvents(const TimingEvents&) = delete;
+  TimingEvents& operator=(const TimingEvents&) = delete;
+};
+
 // Milliseconds per call, from a CUDA graph of kCalls back-to-back calls launched kLaunches times after one untimed
 // launch: in a graph, as in the forward, launch overhead is small and dependent launches overlap, where eager calls
 // at batch 1 mostly time their launches.
 template <typename Launch>
-float time_calls_in_graph(const Launch& launch, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
+float time_calls_in_graph(const Launch& launch, cudaStream_t stream) {
   constexpr int kCalls = 10, kLaunches = 3;
+  const TimingEvents events;
+  const cudaEvent_t start = events.start, stop = events.stop;
   cudaGraph_t graph = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   try {
@@ -182,9 +204,6 @@ float time_calls_in_graph(const Launch& launch, cudaStream_t stream, cudaEvent_t
 void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int count,
                       cudaStream_t stream) {
   if (capturing(stream)) return;
-  cudaEvent_t start = nullptr, stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
   const float beta = 0.0f;
   float best_ms = 1e30f;
   for (int i = 0; i < count; ++i) {
@@ -194,14 +213,12 @@ void GemmLt::autotune(const GemmParams& p, Plan& plan, const cublasLtMatmulHeuri
                             plan.d_layout, p.d, plan.d_layout, &results[i].algo, workspace_, workspace_bytes_, stream);
     };
     if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // a candidate that cannot run is skipped
-    const float ms = time_calls_in_graph([&] { CUBLAS_CHECK(launch()); }, stream, start, stop);
+    const float ms = time_calls_in_graph([&] { CUBLAS_CHECK(launch()); }, stream);
     if (ms < best_ms) {
       best_ms = ms;
       plan.algo = results[i].algo;
     }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
 }
 
 // Our Hopper kernel where it fits and, unless DISTRVIT_GEMM_KERNEL says which, it is faster on this shape than
@@ -214,14 +231,9 @@ void GemmLt::choose_kernel(const GemmParams& p, Plan& plan, cudaStream_t stream)
     plan.hopper = true;
     return;
   }
-  cudaEvent_t start = nullptr, stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  const float cublas_ms = time_calls_in_graph([&] { run_cublas(p, plan, stream); }, stream, start, stop);
-  const float hopper_ms = time_calls_in_graph([&] { gemm_bias_hopper(p, stream); }, stream, start, stop);
+  const float cublas_ms = time_calls_in_graph([&] { run_cublas(p, plan, stream); }, stream);
+  const float hopper_ms = time_calls_in_graph([&] { gemm_bias_hopper(p, stream); }, stream);
   plan.hopper = hopper_ms < cublas_ms;
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
 }
 
 void GemmLt::run(const GemmParams& params, cudaStream_t stream) {
