@@ -17,8 +17,8 @@
 //    the slots again; for G 1/2/4/8 each thread keeps the smem offsets of its (at most 16) source elements in
 //    registers and writes up to 16 bytes of a Q~ row per step. The permutation goes to [B*H, nblocks, D] uint8.
 //    Blocks of l > 256 rows (kHashChunkRows; distr.h sums their dots chunk by chunk): distr_hash_partials_kernel
-//    (a thread block per 256-row chunk) and distr_hash_codes_kernel (the chunks added in order) hash first; then
-//    distr_group_kernel sorts from those codes and writes Q~ with a thread block per 256 rows.
+//    (the same hash pass, a thread block per 256-row chunk) and distr_hash_codes_kernel (the chunks added in order)
+//    hash first; then distr_group_kernel sorts from those codes and writes Q~ with a thread block per 256 rows.
 //
 // 2. distr_fwd_kernel (fp16/bf16, D 64/128): FlashAttention-2 structure (mma.sync m16n8k16, fp32
 //    accumulation, online softmax with exp2, cp.async double buffering of K/V) with two differences:
@@ -252,46 +252,38 @@ __device__ __forceinline__ void fuse_rows(const unsigned char* smem, const uint8
   }
 }
 
-// One thread block per (Q block, b*h); blockDim.x = ceil(items / kItems) rounded up to a warp (<= 128), at least
-// q_pieces and fuse_slots. Dynamic smem: min(kGroupStages, chunks of l) slots of [chunk_rows][record_bytes], then
-// the sort arrays.
-template <typename T, int kItems>
-__global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
-    distr_group_kernel(const AttentionDeviceParams p, const GroupShape s, const float* __restrict__ projection,
-                       uint8_t* __restrict__ perm_out, T* __restrict__ qf_out, const int bh_offset) {
-  extern __shared__ __align__(16) unsigned char smem[];  // [slot][chunk_rows][record_bytes], sort arrays
-  const int D = p.head_dim, N = p.tokens, P = s.hash_bits;
-  const int d4 = (D + 3) / 4 * 4;  // sort keys padded to a multiple of 4 with the largest value
-  uint32_t* codes = reinterpret_cast<uint32_t*>(smem + s.slots_bytes);  // [d4]
-  uint64_t* sort_keys = reinterpret_cast<uint64_t*>(codes + d4);        // [d4] (key << 8 | c): uint32 when P <= 23
-  uint8_t* order = reinterpret_cast<uint8_t*>(sort_keys + d4);          // [d4]
-  uint8_t* rank_of = order + d4;                                        // [d4] the inverse of order
+// Copies `rows` rows of Q (row r at gq + r * ts) and of R (row r at projection + r * P) chunk by chunk into the
+// slots: chunk k (rows [k * chunk_rows, + cr)) -> slot k % kGroupStages, one record per row (the Q row, then its R
+// row when with_r). Copy assignments are fixed per thread: 16-byte piece (tid % pieces) of rows tid / pieces +
+// i * (threads / pieces); threads past a multiple of `pieces` copy nothing.
+template <typename T>
+struct ChunkLoader {
+  unsigned char* smem;
+  const GroupShape& s;
+  const T* gq;
+  int64_t ts;
+  const float* projection;
+  int rows, D, q_rstep, r_rstep, q_row0, q_piece, r_row0, r_piece;
+  bool r_valid;  // bits past P (whole 16-byte pieces, P % 4 == 0) are zero-filled
 
-  const unsigned tid = threadIdx.x, nthreads = blockDim.x;
-  const int blk = blockIdx.x / s.row_splits, bh = bh_offset + blockIdx.y;
-  const int b = bh / p.heads, h = bh - b * p.heads;
-  // This thread block's rows: the whole l-block, or with codes_in its share (row_splits thread blocks per l-block).
-  const int block_start = blk * s.block_len, block_rows = min(s.block_len, N - block_start);
-  const int share = (block_rows + s.row_splits - 1) / s.row_splits, split = blockIdx.x % s.row_splits;
-  const int start = block_start + split * share, rows = max(0, min(share, block_rows - split * share));
-  const int64_t ts = p.qkv_token_stride;
-  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
-                int64_t(start) * ts;  // [rows][D] at stride ts
-  const int rec = s.record_bytes, chunk_rows = s.chunk_rows;
-  const int nchunks = (rows + chunk_rows - 1) / chunk_rows;
-  const bool resident = !s.codes_in && nchunks <= kGroupStages;  // the hash pass left the rows in the slots
+  __device__ ChunkLoader(unsigned char* smem_, const GroupShape& s_, const T* gq_, int64_t ts_,
+                         const float* projection_, int rows_, int D_)
+      : smem(smem_), s(s_), gq(gq_), ts(ts_), projection(projection_), rows(rows_), D(D_) {
+    const unsigned tid = threadIdx.x, nthreads = blockDim.x;
+    q_rstep = int(nthreads / unsigned(s.q_pieces));
+    r_rstep = int(nthreads / unsigned(s.r_pieces));
+    q_row0 = int(tid / unsigned(s.q_pieces));
+    q_piece = int(tid) - q_row0 * s.q_pieces;
+    r_row0 = int(tid / unsigned(s.r_pieces));
+    r_piece = int(tid) - r_row0 * s.r_pieces;
+    r_valid = r_piece * 4 < s.hash_bits;
+  }
 
-  // Copy assignments, fixed per thread: 16-byte piece (tid % pieces) of rows tid / pieces + i * (threads / pieces)
-  // (threads past a multiple of `pieces` copy nothing).
-  constexpr int kElems16 = 16 / int(sizeof(T));
-  const int q_rstep = int(nthreads / unsigned(s.q_pieces)), r_rstep = int(nthreads / unsigned(s.r_pieces));
-  const int q_row0 = int(tid / unsigned(s.q_pieces)), q_piece = int(tid) - q_row0 * s.q_pieces;
-  const int r_row0 = int(tid / unsigned(s.r_pieces)), r_piece = int(tid) - r_row0 * s.r_pieces;
-  const bool r_valid = r_piece * 4 < P;  // bits past P (whole 16-byte pieces, P % 4 == 0) are zero-filled
-  // Rows [k * chunk_rows, + cr) of the block -> slot k % kGroupStages; R rows too when with_r.
-  auto load = [&](int k, bool with_r) {
-    unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
-    const int r0 = k * chunk_rows, cr = min(chunk_rows, rows - r0);
+  __device__ void operator()(int k, bool with_r) const {
+    constexpr int kElems16 = 16 / int(sizeof(T));
+    const int rec = s.record_bytes, P = s.hash_bits, tid = int(threadIdx.x), nthreads = int(blockDim.x);
+    unsigned char* slot = smem + (k % kGroupStages) * s.chunk_rows * rec;
+    const int r0 = k * s.chunk_rows, cr = min(s.chunk_rows, rows - r0);
     if (s.vec_q) {
       if (q_row0 < q_rstep) {
         const T* src = gq + int64_t(r0 + q_row0) * ts + q_piece * kElems16;
@@ -321,59 +313,109 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
             c < P ? projection[int64_t(r0 + r) * P + c] : 0.0f;
       }
     }
-  };
+  }
+};
+
+// Item i of the hash pass: columns col0, col0 + 1 (col0 = 2 (i % pairs)) x bits bit0 .. bit0 + 7
+// (bit0 = 8 (i / pairs)).
+struct HashItem {
+  int index, col0, bit0;
+  __device__ HashItem(int i, int D) : index(i) {
+    const int pairs = (D + kColsPerItem - 1) / kColsPerItem, slice = i / pairs;
+    col0 = (i - slice * pairs) * kColsPerItem;
+    bit0 = slice * kBitsPerItem;
+  }
+};
+
+// The SimHash dots of `rows` rows streamed through the slots by `load`: acc[it][col][e] = sum over the rows in
+// ascending order, as fused multiply-adds from 0 (as on the CPU), of Q[r][col0 + col] R[r][bit0 + e] for this
+// thread's items tid + it * threads (bits past P have R = 0). Every thread of the block takes part (barriers).
+template <typename T, int kItems>
+__device__ __forceinline__ void hash_rows(const unsigned char* smem, const GroupShape& s, int D, int rows,
+                                          const ChunkLoader<T>& load,
+                                          float (&acc)[kItems][kColsPerItem][kBitsPerItem]) {
+  const int rec = s.record_bytes, chunk_rows = s.chunk_rows, nchunks = (rows + chunk_rows - 1) / chunk_rows;
+  int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
+#pragma unroll
+  for (int it = 0; it < kItems; ++it) {
+    const HashItem item(int(threadIdx.x + it * blockDim.x), D);
+    item_q[it] = item.col0 * int(sizeof(T));
+    item_r[it] = s.q_bytes + item.bit0 * int(sizeof(float));
+#pragma unroll
+    for (int col = 0; col < kColsPerItem; ++col)
+#pragma unroll
+      for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = 0.0f;
+  }
+  stream_chunks(
+      nchunks, [&](int k) { load(k, true); },
+      [&](int k) {
+        const unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
+        const int cr = min(chunk_rows, rows - k * chunk_rows);
+#pragma unroll
+        for (int it = 0; it < kItems; ++it) {
+          if (int(threadIdx.x + it * blockDim.x) >= s.items) break;
+          const unsigned char* qp = slot + item_q[it];
+          const unsigned char* rp = slot + item_r[it];
+#pragma unroll 4
+          for (int r = 0; r < cr; ++r) {
+            const float2 q2 = load_pair<T>(qp + r * rec);
+            const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
+            const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
+            const float q[kColsPerItem] = {q2.x, q2.y};
+            const float rv[kBitsPerItem] = {ra.x, ra.y, ra.z, ra.w, rb.x, rb.y, rb.z, rb.w};
+#pragma unroll
+            for (int col = 0; col < kColsPerItem; ++col)
+#pragma unroll
+              for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = __fmaf_rn(q[col], rv[e], acc[it][col][e]);
+          }
+        }
+      });
+}
+
+// One thread block per (Q block, b*h); blockDim.x = ceil(items / kItems) rounded up to a warp (<= 128), at least
+// q_pieces and fuse_slots. Dynamic smem: min(kGroupStages, chunks of l) slots of [chunk_rows][record_bytes], then
+// the sort arrays.
+template <typename T, int kItems>
+__global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
+    distr_group_kernel(const AttentionDeviceParams p, const GroupShape s, const float* __restrict__ projection,
+                       uint8_t* __restrict__ perm_out, T* __restrict__ qf_out, const int bh_offset) {
+  extern __shared__ __align__(16) unsigned char smem[];  // [slot][chunk_rows][record_bytes], sort arrays
+  const int D = p.head_dim, N = p.tokens, P = s.hash_bits;
+  const int d4 = (D + 3) / 4 * 4;  // sort keys padded to a multiple of 4 with the largest value
+  uint32_t* codes = reinterpret_cast<uint32_t*>(smem + s.slots_bytes);  // [d4]
+  uint64_t* sort_keys = reinterpret_cast<uint64_t*>(codes + d4);        // [d4] (key << 8 | c): uint32 when P <= 23
+  uint8_t* order = reinterpret_cast<uint8_t*>(sort_keys + d4);          // [d4]
+  uint8_t* rank_of = order + d4;                                        // [d4] the inverse of order
+
+  const unsigned tid = threadIdx.x, nthreads = blockDim.x;
+  const int blk = blockIdx.x / s.row_splits, bh = bh_offset + blockIdx.y;
+  const int b = bh / p.heads, h = bh - b * p.heads;
+  // This thread block's rows: the whole l-block, or with codes_in its share (row_splits thread blocks per l-block).
+  const int block_start = blk * s.block_len, block_rows = min(s.block_len, N - block_start);
+  const int share = (block_rows + s.row_splits - 1) / s.row_splits, split = blockIdx.x % s.row_splits;
+  const int start = block_start + split * share, rows = max(0, min(share, block_rows - split * share));
+  const int64_t ts = p.qkv_token_stride;
+  const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
+                int64_t(start) * ts;  // [rows][D] at stride ts
+  const int nchunks = (rows + s.chunk_rows - 1) / s.chunk_rows;
+  const bool resident = !s.codes_in && nchunks <= kGroupStages;  // the hash pass left the rows in the slots
+
+  const ChunkLoader<T> load(smem, s, gq, ts, projection, rows, D);
 
   if (s.codes_in) {  // hashed beforehand: long blocks (distr_hash_*_kernel), the Int8 hash (attention_distr_int8.cu)
     for (int c = tid; c < D; c += nthreads) codes[c] = s.codes_in[(int64_t(bh) * s.nblocks + blk) * D + c];
   } else {
     for (int c = tid; c < D; c += nthreads) codes[c] = 0;
 
-    // Hash pass. Item i = tid + it * threads: columns 2 * (i % pairs) + {0, 1}, bits 8 * (i / pairs) .. + 7.
-    const unsigned pairs = (D + kColsPerItem - 1) / kColsPerItem;
-    int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
     float acc[kItems][kColsPerItem][kBitsPerItem];
-#pragma unroll
-    for (int it = 0; it < kItems; ++it) {
-      const unsigned i = tid + it * nthreads, slice = i / pairs;
-      item_q[it] = int(i - slice * pairs) * kColsPerItem * int(sizeof(T));
-      item_r[it] = s.q_bytes + int(slice) * kBitsPerItem * int(sizeof(float));
-#pragma unroll
-      for (int col = 0; col < kColsPerItem; ++col)
-#pragma unroll
-        for (int e = 0; e < kBitsPerItem; ++e) acc[it][col][e] = 0.0f;
-    }
-    stream_chunks(
-        nchunks, [&](int k) { load(k, true); },
-        [&](int k) {
-          const unsigned char* slot = smem + (k % kGroupStages) * chunk_rows * rec;
-          const int cr = min(chunk_rows, rows - k * chunk_rows);
-#pragma unroll
-          for (int it = 0; it < kItems; ++it) {
-            if (int(tid + it * nthreads) >= s.items) break;
-            const unsigned char* qp = slot + item_q[it];
-            const unsigned char* rp = slot + item_r[it];
-#pragma unroll 4
-            for (int r = 0; r < cr; ++r) {  // ascending rows, fused multiply-adds (as on the CPU)
-              const float2 q2 = load_pair<T>(qp + r * rec);
-              const float4 ra = *reinterpret_cast<const float4*>(rp + r * rec);
-              const float4 rb = *reinterpret_cast<const float4*>(rp + r * rec + 16);
-              const float q[kColsPerItem] = {q2.x, q2.y};
-              const float rv[kBitsPerItem] = {ra.x, ra.y, ra.z, ra.w, rb.x, rb.y, rb.z, rb.w};
-#pragma unroll
-              for (int col = 0; col < kColsPerItem; ++col)
-#pragma unroll
-                for (int e = 0; e < kBitsPerItem; ++e)
-                  acc[it][col][e] = __fmaf_rn(q[col], rv[e], acc[it][col][e]);
-            }
-          }
-        });
+    hash_rows<T, kItems>(smem, s, D, rows, load, acc);
 
     // Codes: bit p = dot_p > 0.
 #pragma unroll
     for (int it = 0; it < kItems; ++it) {
-      const unsigned i = tid + it * nthreads;
-      if (int(i) >= s.items) break;
-      const int slice = int(i / pairs), c0 = (int(i) - slice * int(pairs)) * kColsPerItem, bit0 = slice * kBitsPerItem;
+      const HashItem item(int(tid + it * nthreads), D);
+      if (item.index >= s.items) break;
+      const int c0 = item.col0, bit0 = item.bit0;
 #pragma unroll
       for (int col = 0; col < kColsPerItem; ++col) {
         uint32_t bits = 0;
@@ -436,94 +478,43 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
 // ---- 1b. hash sums of long blocks, chunk by chunk --------------------------------------------------------
 
 // A block of more than kHashChunkRows rows is hashed in two steps that follow distr.h's chunked sums:
-// distr_hash_partials_kernel, one thread block per (256-row chunk, l-block, b, h), writes every (column, bit)
-// partial sum of its chunk; distr_hash_codes_kernel adds them up chunk by chunk and writes the codes. Then
-// distr_group_kernel sorts from the codes and writes Q~ (GroupShape::codes_in), row_splits thread blocks per
-// l-block. One thread block hashing all l rows (distr_group_kernel alone) keeps every sum serial over l rows:
-// 0.94 ms at l = N = 16384, d = 128, 16 heads.
-constexpr int kHashThreads = 256;
-constexpr int kHashMaxStageBytes = 96 * 1024;  // a chunk's Q and R rows in shared memory (D = 128 in 16 bits)
+// distr_hash_partials_kernel, one thread block per (256-row chunk, l-block, b, h), runs distr_group_kernel's hash
+// pass (hash_rows) over its chunk and writes every (column, bit) sum; distr_hash_codes_kernel adds them up chunk by
+// chunk and writes the codes. Then distr_group_kernel sorts from the codes and writes Q~ (GroupShape::codes_in),
+// row_splits thread blocks per l-block. One thread block hashing all l rows (distr_group_kernel alone) keeps every
+// sum serial over l rows: 0.94 ms at l = N = 16384, d = 128, 16 heads.
+constexpr int kHashThreads = 256;        // of distr_hash_codes_kernel
 constexpr int kGroupRowsPerSplit = 256;  // rows of Q~ per distr_group_kernel thread block with codes_in
 
-// Thread t owns column t % D and the bits [g bits_per_slice, + bits_per_slice) of slice g = t / D (threads past
-// (256 / D) * D own nothing); bits_per_slice <= kBits.
-// kStaged: the chunk's Q rows and R rows are first copied to shared memory (cp.async, 16-byte pieces: needs
-// GroupShape::vec_q, R 16-byte aligned and every slice exactly kBits bits, a multiple of 4: a thread's R bits of a
-// row are kBits / 4 float4 loads); else both are read from global memory row by row, one R bit at a time.
-// partials: [B*H][nblocks][chunks][D][P] fp32.
-template <typename T, int kBits, bool kStaged>
-__global__ void __launch_bounds__(kHashThreads)
+// partials: [B*H][nblocks][chunks][D][P] fp32. Threads as for distr_group_kernel; dynamic smem: its slots.
+template <typename T, int kItems>
+__global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
     distr_hash_partials_kernel(const AttentionDeviceParams p, const GroupShape s, const float* __restrict__ projection,
-                               float* __restrict__ partials, const int chunks, const int bits_per_slice,
-                               const int bh_offset) {
-  extern __shared__ __align__(16) unsigned char smem[];  // kStaged: the chunk's Q rows [rows][D] in T
+                               float* __restrict__ partials, const int chunks, const int bh_offset) {
+  extern __shared__ __align__(16) unsigned char smem[];  // [slot][chunk_rows][record_bytes]
   const int D = p.head_dim, P = s.hash_bits;
   const int blk = blockIdx.x / chunks, chunk = blockIdx.x - blk * chunks, bh = bh_offset + blockIdx.y;
   const int b = bh / p.heads, h = bh - b * p.heads;
   const int block_rows = min(s.block_len, p.tokens - blk * s.block_len);
   const int r0 = chunk * kHashChunkRows, rows = min(kHashChunkRows, block_rows - r0);
-  if (rows <= 0) return;  // past a short last l-block
+  if (rows <= 0) return;  // past a short last l-block: the whole thread block
   const int64_t ts = p.qkv_token_stride;
   const T* gq = static_cast<const T*>(p.q) + int64_t(b) * p.qkv_batch_stride + int64_t(h) * p.qkv_head_stride +
                 int64_t(blk * s.block_len + r0) * ts;  // the chunk's rows [rows][D] at stride ts
-  const int col = threadIdx.x % D, bit0 = threadIdx.x / D * bits_per_slice;
-  const T* q = gq + col;  // column col, row r at q[r * q_stride]
-  int64_t q_stride = ts;
-  const float* rp = projection + int64_t(r0) * P + bit0;  // R bits [bit0, + nbits) of the chunk's rows, stride P
-  if constexpr (kStaged) {
-    constexpr int kElems16 = 16 / int(sizeof(T));
-    const int pieces = D / kElems16;
-    for (int i = threadIdx.x; i < rows * pieces; i += kHashThreads) {
-      const int r = i / pieces, piece = i - r * pieces;
-      ptx::cp_async_16(ptx::smem_addr(smem + size_t(i) * 16), gq + int64_t(r) * ts + piece * kElems16, true);
-    }
-    // Then R's rows of the chunk (P % 4 == 0): [rows][P] floats after the Q rows.
-    const int r_pieces = P / 4, q_bytes = rows * D * int(sizeof(T));
-    for (int i = threadIdx.x; i < rows * r_pieces; i += kHashThreads)
-      ptx::cp_async_16(ptx::smem_addr(smem + q_bytes + size_t(i) * 16), projection + int64_t(r0) * P + i * 4, true);
-    ptx::cp_async_commit();
-    ptx::cp_async_wait<0>();
-    __syncthreads();
-    q = reinterpret_cast<const T*>(smem) + col;
-    q_stride = D;
-    rp = reinterpret_cast<const float*>(smem + q_bytes) + bit0;
+  const ChunkLoader<T> load(smem, s, gq, ts, projection + int64_t(r0) * P, rows, D);
+  float acc[kItems][kColsPerItem][kBitsPerItem];
+  hash_rows<T, kItems>(smem, s, D, rows, load, acc);
+  float* out = partials + ((int64_t(bh) * s.nblocks + blk) * chunks + chunk) * D * P;
+#pragma unroll
+  for (int it = 0; it < kItems; ++it) {
+    const HashItem item(int(threadIdx.x + it * blockDim.x), D);
+    if (item.index >= s.items) break;
+#pragma unroll
+    for (int col = 0; col < kColsPerItem; ++col)
+#pragma unroll
+      for (int e = 0; e < kBitsPerItem; ++e)
+        if (item.col0 + col < D && item.bit0 + e < P) out[(item.col0 + col) * P + item.bit0 + e] = acc[it][col][e];
   }
-  const int nbits = min(bits_per_slice, P - bit0);
-  if (threadIdx.x >= kHashThreads / D * D || nbits <= 0) return;
-  // Rows in batches of kBatch: all their loads are issued before the sums (larger from global memory: more loads
-  // in flight), then the sums run in ascending rows as fused multiply-adds (as on the CPU).
-  constexpr int kBatch = kStaged ? 4 : kBits <= 4 ? 16 : kBits <= 8 ? 8 : 4;
-  float acc[kBits];
-#pragma unroll
-  for (int e = 0; e < kBits; ++e) acc[e] = 0.0f;
-  for (int r = 0; r < rows; r += kBatch) {
-    float qv[kBatch], rv[kBatch][kBits];
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) {
-      const bool valid = r + i < rows;  // past the chunk: zero terms (never added)
-      qv[i] = valid ? to_float(q[(r + i) * q_stride]) : 0.0f;
-      const float* row = rp + (r + i) * P;
-      if constexpr (kStaged) {
-#pragma unroll
-        for (int e = 0; e < kBits; e += 4)
-          *reinterpret_cast<float4*>(&rv[i][e]) =
-              valid ? *reinterpret_cast<const float4*>(row + e) : make_float4(0.f, 0.f, 0.f, 0.f);
-      } else {
-#pragma unroll
-        for (int e = 0; e < kBits; ++e) rv[i][e] = valid && e < nbits ? __ldg(row + e) : 0.0f;
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) {
-      if (r + i >= rows) break;
-#pragma unroll
-      for (int e = 0; e < kBits; ++e) acc[e] = __fmaf_rn(qv[i], rv[i][e], acc[e]);
-    }
-  }
-  float* out = partials + ((int64_t(bh) * s.nblocks + blk) * chunks + chunk) * D * P + int64_t(col) * P + bit0;
-#pragma unroll
-  for (int e = 0; e < kBits; ++e)
-    if (e < nbits) out[e] = acc[e];
 }
 
 // One warp per (b, h, l-block, column), lane p = bit p: dot_p = the chunk partials added in ascending order;
@@ -884,38 +875,27 @@ CodesWorkspace use_codes_workspace(const AttentionDeviceParams& p, GroupShape& s
   return out;
 }
 
-// Blocks of more than kHashChunkRows rows: their codes (use_codes_workspace).
+// Blocks of more than kHashChunkRows rows: their codes (use_codes_workspace). threads, wide: as for
+// distr_group_kernel.
 template <typename T>
 void launch_hash(const AttentionDeviceParams& p, GroupShape& s, const float* projection, cudaStream_t stream,
-                 int bh_total) {
+                 int bh_total, int threads, bool wide) {
   const int D = p.head_dim, P = s.hash_bits;
   const int chunks = (s.block_len + kHashChunkRows - 1) / kHashChunkRows;
-  const int slices = kHashThreads / D, bits_per_slice = (P + slices - 1) / slices;
-  const size_t stage_bytes = size_t(kHashChunkRows) * (D * sizeof(T) + P * sizeof(float));
-  const bool staged = bits_per_slice % 4 == 0 && P % bits_per_slice == 0 && aligned_to(projection, 16) &&
-                      s.vec_q && stage_bytes <= kHashMaxStageBytes;
   const size_t partial_bytes = size_t(bh_total) * s.nblocks * chunks * D * P * sizeof(float);
   const CodesWorkspace ws = use_codes_workspace(p, s, partial_bytes, stream);
   uint32_t* codes = ws.codes;
   float* partials = reinterpret_cast<float*>(ws.scratch);  // [B*H][nblocks][chunks][D][P]
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
     const dim3 grid(s.nblocks * chunks, heads);
-    const auto launch = [&](auto bits, auto staged) {
-      constexpr auto kernel = distr_hash_partials_kernel<T, decltype(bits)::value, decltype(staged)::value>;
-      const size_t smem = decltype(staged)::value ? stage_bytes : 0;
-      if (smem) allow_dynamic_smem<kernel>(kHashMaxStageBytes);
-      kernel<<<grid, kHashThreads, smem, stream>>>(p, s, projection, partials, chunks, bits_per_slice, bh0);
+    const auto launch = [&](auto items) {
+      constexpr auto kernel = distr_hash_partials_kernel<T, decltype(items)::value>;
+      allow_dynamic_smem<kernel>(kGroupStages * kGroupChunkBytes);
+      kernel<<<grid, threads, s.slots_bytes, stream>>>(p, s, projection, partials, chunks, bh0);
       CUDA_CHECK_LAUNCH();
     };
-    using std::integral_constant;
-    if (staged && bits_per_slice == 4) launch(integral_constant<int, 4>(), std::true_type());
-    else if (staged && bits_per_slice == 8) launch(integral_constant<int, 8>(), std::true_type());
-    else if (staged && bits_per_slice == 16) launch(integral_constant<int, 16>(), std::true_type());
-    else if (bits_per_slice <= 2) launch(integral_constant<int, 2>(), std::false_type());
-    else if (bits_per_slice <= 4) launch(integral_constant<int, 4>(), std::false_type());
-    else if (bits_per_slice <= 8) launch(integral_constant<int, 8>(), std::false_type());
-    else if (bits_per_slice <= 16) launch(integral_constant<int, 16>(), std::false_type());
-    else launch(integral_constant<int, 32>(), std::false_type());
+    if (wide) launch(std::integral_constant<int, 4>());
+    else launch(std::integral_constant<int, 1>());
   });
   const int64_t columns = int64_t(bh_total) * s.nblocks * D;
   const int64_t blocks = (columns * 32 + kHashThreads - 1) / kHashThreads;
@@ -966,7 +946,7 @@ void launch_group(const AttentionDeviceParams& p, const DistrParams& distr, cons
     const CodesWorkspace ws = use_codes_workspace(p, s, int8_codes_scratch_bytes(p, distr), stream);
     int8_codes(p, distr, projection, ws.codes, ws.scratch, stream);
   } else if (s.block_len > kHashChunkRows) {
-    launch_hash<T>(p, s, projection, stream, bh_total);
+    launch_hash<T>(p, s, projection, stream, bh_total, threads, wide);
   }
   for_each_head_chunk(bh_total, [&](int bh0, int heads) {
     const dim3 grid(s.nblocks * s.row_splits, heads);
