@@ -84,22 +84,23 @@ struct Rows {
 
   // S = Q K^T as one wgmma group: q_rows = this warpgroup's 64 rows of the Q tile, k_tile = a K stage.
   __device__ __forceinline__ void issue_s(uint32_t q_rows, uint32_t k_tile) {
+    const uint64_t desc_q = wgmma::sw128_descriptor(q_rows, 16, kAtom);
+    const uint64_t desc_k = wgmma::sw128_descriptor(k_tile, 16, kAtom);
 #pragma unroll
     for (int ks = 0; ks < DQK / 16; ++ks) {
       const uint32_t col_off = (ks * 16 % 64) * 2;  // bytes into the 128-byte row
-      const uint64_t desc_q = wgmma::sw128_descriptor(q_rows + (ks * 16 / 64) * BM * kRowBytes + col_off, 16, kAtom);
-      const uint64_t desc_k = wgmma::sw128_descriptor(k_tile + (ks * 16 / 64) * BN * kRowBytes + col_off, 16, kAtom);
-      wgmma::mma_ss<T, BN>(s, desc_q, desc_k, ks > 0);
+      wgmma::mma_ss<T, BN>(s, wgmma::descriptor_plus(desc_q, (ks * 16 / 64) * BM * kRowBytes + col_off),
+                           wgmma::descriptor_plus(desc_k, (ks * 16 / 64) * BN * kRowBytes + col_off), ks > 0);
     }
     wgmma::commit_group();
   }
 
   // O += P V_tile as one wgmma group (16 keys per instruction).
   __device__ __forceinline__ void issue_pv(uint32_t v_tile) {
+    const uint64_t desc_v = wgmma::sw128_descriptor(v_tile, BN * kRowBytes, kAtom);
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk)
-      wgmma::mma_rs_mn<T, D>(acc_o, pa[kk],
-                             wgmma::sw128_descriptor(v_tile + kk * 16 * kRowBytes, BN * kRowBytes, kAtom), 1);
+      wgmma::mma_rs_mn<T, D>(acc_o, pa[kk], wgmma::descriptor_plus(desc_v, kk * 16 * kRowBytes), 1);
     wgmma::commit_group();
   }
 

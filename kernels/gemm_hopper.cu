@@ -102,12 +102,13 @@ __global__ void __launch_bounds__(Cfg::kThreads)
     const int stage = kt % S;
     tma::wait(full(stage), (kt / S) & 1);
     wgmma::fence();
+    const uint64_t desc_a = wgmma::sw128_descriptor(a_tile(stage) + a_rows, 16, wgmma::kSwizzleAtomBytes);
+    const uint64_t desc_w = wgmma::sw128_descriptor(w_tile(stage), 16, wgmma::kSwizzleAtomBytes);
 #pragma unroll
     for (int ks = 0; ks < kSlabCols / 16; ++ks) {
       const uint32_t col_bytes = ks * 16 * 2;
-      const uint64_t desc_a = wgmma::sw128_descriptor(a_tile(stage) + a_rows + col_bytes, 16, wgmma::kSwizzleAtomBytes);
-      const uint64_t desc_w = wgmma::sw128_descriptor(w_tile(stage) + col_bytes, 16, wgmma::kSwizzleAtomBytes);
-      wgmma::mma_ss<T, BN>(acc, desc_a, desc_w, 1);
+      wgmma::mma_ss<T, BN>(acc, wgmma::descriptor_plus(desc_a, col_bytes), wgmma::descriptor_plus(desc_w, col_bytes),
+                           1);
     }
     wgmma::commit_group();
     wgmma::wait_group<1>();  // slab kt - 1's products are done: its stage can be refilled

@@ -46,6 +46,12 @@ __device__ __forceinline__ uint64_t sw128_descriptor(uint32_t smem_addr, uint32_
   return desc;
 }
 
+// The descriptor of smem_addr + offset_bytes from that of smem_addr: shared addresses are below 256 KB, so the sum
+// stays inside the 14-bit start-address field. One add instead of re-encoding the address for every instruction.
+__device__ __forceinline__ uint64_t descriptor_plus(uint64_t desc, uint32_t offset_bytes) {
+  return desc + (offset_bytes >> 4);
+}
+
 // The instructions exist only in sm_90a device code; elsewhere (host pass, other targets) they compile to nothing,
 // and kernels built on them check DISTRVIT_HAS_WGMMA.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
