@@ -18,7 +18,8 @@ namespace distrvit::cuda::hopper {
 // rescale when no row maximum changed (3-8 % slower); three consumer warpgroups without ping-pong, or for the
 // prefused path at d = 128; 176-key tiles with a producer warpgroup (two stages fit at d = 128: 11-41 % slower);
 // fp16 exp2s in pairs (ex2.approx.f16x2 is two MUFU.EX2.F16 on sm_90: 4-10 % slower); a lazy O rescale (the max
-// moves only when it has grown by 2^8: +-1 %, 5-9 % slower for the prefused path at 8192 x 128).
+// moves only when it has grown by 2^8: +-1 %, 5-9 % slower for the prefused path at 8192 x 128); P packed into a
+// second fragment array during the softmax, so that ptxas need not wait for P V first (4-8 % slower).
 template <int kHeadDim, int kQKDim>
 struct Variants {
   static constexpr int kBlocksPerSm = kHeadDim == 64 ? 2 : 1;
