@@ -327,13 +327,15 @@ struct HashItem {
   }
 };
 
-// The SimHash dots of `rows` rows streamed through the slots by `load`: acc[it][col][e] = sum over the rows in
+// The SimHash dots of the rows that `load` streams through the slots: acc[it][col][e] = sum over the rows in
 // ascending order, as fused multiply-adds from 0 (as on the CPU), of Q[r][col0 + col] R[r][bit0 + e] for this
 // thread's items tid + it * threads (bits past P have R = 0). Every thread of the block takes part (barriers).
 template <typename T, int kItems>
-__device__ __forceinline__ void hash_rows(const unsigned char* smem, const GroupShape& s, int D, int rows,
-                                          const ChunkLoader<T>& load,
+__device__ __forceinline__ void hash_rows(const ChunkLoader<T>& load,
                                           float (&acc)[kItems][kColsPerItem][kBitsPerItem]) {
+  const GroupShape& s = load.s;
+  const unsigned char* smem = load.smem;
+  const int D = load.D, rows = load.rows;
   const int rec = s.record_bytes, chunk_rows = s.chunk_rows, nchunks = (rows + chunk_rows - 1) / chunk_rows;
   int item_q[kItems], item_r[kItems];  // byte offsets of the item's Q columns / R bits inside a record
 #pragma unroll
@@ -408,7 +410,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
     for (int c = tid; c < D; c += nthreads) codes[c] = 0;
 
     float acc[kItems][kColsPerItem][kBitsPerItem];
-    hash_rows<T, kItems>(smem, s, D, rows, load, acc);
+    hash_rows<T, kItems>(load, acc);
 
     // Codes: bit p = dot_p > 0.
 #pragma unroll
@@ -503,7 +505,7 @@ __global__ void __launch_bounds__(kGroupMaxThreads, kItems == 1 ? 7 : 4)
                 int64_t(blk * s.block_len + r0) * ts;  // the chunk's rows [rows][D] at stride ts
   const ChunkLoader<T> load(smem, s, gq, ts, projection + int64_t(r0) * P, rows, D);
   float acc[kItems][kColsPerItem][kBitsPerItem];
-  hash_rows<T, kItems>(smem, s, D, rows, load, acc);
+  hash_rows<T, kItems>(load, acc);
   float* out = partials + ((int64_t(bh) * s.nblocks + blk) * chunks + chunk) * D * P;
 #pragma unroll
   for (int it = 0; it < kItems; ++it) {
