@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""timm + PyTorch reference timings on the GPU, to set beside `distrvit bench --device cuda`.
+"""timm + PyTorch reference timings on the GPU, to set beside `distrvit bench --device cuda` (or on the CPU with
+`--device cpu --threads N --dtype fp32 --modes eager`, beside `distrvit bench --device cpu --threads N`).
 
 For each model and batch size: PyTorch eager and torch.compile, fp16 weights and inputs, random weights
 (speed does not depend on them), the input already on the device (a preprocessed tensor). Each timing is
@@ -24,6 +25,13 @@ import timm
 def time_forward(fn, x, warmup, iters):
     for _ in range(warmup):
         fn(x)
+    if not x.is_cuda:
+        times = []
+        for _ in range(iters):
+            began = time.perf_counter()
+            fn(x)
+            times.append((time.perf_counter() - began) * 1000.0)
+        return statistics.median(times)
     torch.cuda.synchronize()
     times = []
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -44,6 +52,8 @@ def main():
     parser.add_argument("--compile-mode", default="max-autotune",
                         help="torch.compile mode: default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs")
     parser.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"])
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); 0 = torch's")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--budget-s", type=float, default=1e9)
@@ -52,13 +62,18 @@ def main():
 
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
     torch.backends.cuda.matmul.allow_tf32 = False
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     began = time.time()
-    device = torch.cuda.get_device_name(0)
+    if args.device == "cuda":
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"cpu ({torch.get_num_threads()} threads)"
     print(f"# {device}, torch {torch.__version__}, timm {timm.__version__}, {args.dtype}", flush=True)
     print(f"{'model':<24} {'mode':<28} {'batch':>6} {'median ms':>10} {'images/s':>12}", flush=True)
     results, skipped = [], []
     for name in args.models.split(","):
-        model = timm.create_model(name, pretrained=False).to("cuda", dtype).eval()
+        model = timm.create_model(name, pretrained=False).to(args.device, dtype).eval()
         for mode in args.modes.split(","):
             label = mode if mode == "eager" else f"compile({args.compile_mode})"
             fn = model if mode == "eager" else torch.compile(model, mode=args.compile_mode, dynamic=False)
@@ -67,11 +82,12 @@ def main():
                     skipped.append(f"{name} {label} batch {batch}")
                     continue
                 x = torch.randn(batch, 3, model.default_cfg["input_size"][1], model.default_cfg["input_size"][2],
-                                device="cuda", dtype=dtype)
+                                device=args.device, dtype=dtype)
                 with torch.inference_mode():
                     compile_began = time.time()
                     fn(x)  # compiles for this shape
-                    torch.cuda.synchronize()
+                    if args.device == "cuda":
+                        torch.cuda.synchronize()
                     first_s = time.time() - compile_began
                     ms = time_forward(fn, x, args.warmup, args.iters)
                 ips = batch / (ms / 1000.0)
@@ -81,7 +97,8 @@ def main():
                                 "images_per_second": ips, "dtype": args.dtype, "device": device,
                                 "torch": torch.__version__, "timm": timm.__version__})
         del model
-        torch.cuda.empty_cache()
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
     for s in skipped:
         print(f"skipped (time budget): {s}", flush=True)
     if args.json:

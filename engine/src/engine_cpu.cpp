@@ -1,13 +1,18 @@
 // The fp32 CPU backend: OpenBLAS matrix products, exact erf GELU, LayerNorm with the model's eps.
+// OpenBLAS runs single-threaded; the engine spreads its own work over a WorkerPool instead: chunks of token rows
+// for everything between two attentions (LayerNorm, the four linear layers, GELU, residual adds), and (image, head,
+// query rows) for attention. Between two attentions a chunk's rows never wait for other rows.
 #include "engine_cpu.h"
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "distrvit/error.h"
 #include "distrvit/attention_plan.h"
 #include "distrvit/ops_cpu.h"
+#include "worker_pool.h"
 
 namespace distrvit {
 namespace {
@@ -18,31 +23,58 @@ double elapsed_ms(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-AttentionParams single_head(const AttentionParams& p, int head) {
+// Rows of at most kMaxChunkRows per item, and at least one item per thread: small enough that an MLP chunk's
+// hidden activations [rows, M] stay in L2, large enough for OpenBLAS to run near its peak.
+constexpr int64_t kMaxChunkRows = 128;
+// Query rows per attention item, at most.
+constexpr int kMaxQueryChunkRows = 64;
+
+struct RowChunks {
+  RowChunks(int64_t total_rows, int threads)
+      : rows(total_rows), size(std::max<int64_t>(1, std::min(kMaxChunkRows, (total_rows + threads - 1) / threads))) {}
+  size_t count() const { return size_t((rows + size - 1) / size); }
+  int64_t begin(size_t chunk) const { return int64_t(chunk) * size; }
+  int64_t end(size_t chunk) const { return std::min(rows, begin(chunk) + size); }
+  int64_t rows, size;
+};
+
+// One image and one head of a layer's attention: b's rows, h's columns.
+AttentionParams image_head(const AttentionParams& p, int b, int head) {
   AttentionParams one = p;
-  one.q += head * p.qkv_head_stride;
-  one.k += head * p.qkv_head_stride;
-  one.v += head * p.qkv_head_stride;
-  one.out += head * p.out_head_stride;
+  one.q += b * p.qkv_batch_stride + head * p.qkv_head_stride;
+  one.k += b * p.qkv_batch_stride + head * p.qkv_head_stride;
+  one.v += b * p.qkv_batch_stride + head * p.qkv_head_stride;
+  one.out += b * p.out_batch_stride + head * p.out_head_stride;
+  one.batch = 1;
   one.heads = 1;
   return one;
 }
 
-// Runs heads that share one spec. LowRank runs one head at a time (`head` is its index in the layer).
-void run_head_group(const AttentionPlan& plan, int layer, int head, const AttentionSpec& spec, const AttentionParams& p,
-                    float* cls_probs) {
+// A unit of a layer's attention: query rows [row_begin, row_end) of image b, head h.
+struct AttentionItem {
+  int b, h, row_begin, row_end;
+};
+
+// One head of a layer's attention, as the plan says for that head. params holds that head only (heads = 1):
+// qkv [B, N, 3, 1, D] -> out [B, N, 1, D]; cls_probs [B, N] or null.
+void run_attention_head_cpu(const AttentionPlan& plan, int layer, int head, const AttentionParams& params,
+                            float* cls_probs) {
+  const AttentionSpec& spec = plan.at(layer, head);
   switch (spec.kind) {
     case AttentionKind::Exact:
-      attention_blas_cpu(p, cls_probs);
+      attention_blas_cpu(params, cls_probs);
       return;
     case AttentionKind::LowRank:
-      attention_lowrank_cpu(p, plan.lowrank_basis(layer, head, p.head_dim), spec.rank, cls_probs);
+      attention_lowrank_cpu(params, plan.lowrank_basis(layer, head, params.head_dim), spec.rank, cls_probs);
       return;
     case AttentionKind::Naive:
-      attention_exact_cpu(p);
-      return;
     case AttentionKind::Distr:
-      attention_distr_cpu(p, spec.distr);
+      if (cls_probs) attention_cls_probs_cpu(params, spec, cls_probs);
+      if (spec.kind == AttentionKind::Naive) {
+        attention_exact_cpu(params);
+      } else {
+        attention_distr_cpu(params, spec.distr);
+      }
       return;
     case AttentionKind::Cudnn:
       throw Error("--attention cudnn: cuDNN attention needs the CUDA backend (--device cuda)");
@@ -52,11 +84,11 @@ void run_head_group(const AttentionPlan& plan, int layer, int head, const Attent
 class CpuEngine final : public Engine {
  public:
   CpuEngine(std::shared_ptr<const VitModel> model, const EngineOptions& options)
-      : model_(std::move(model)), threads_(options.threads) {
+      : model_(std::move(model)), threads_(options.threads), pool_(options.threads), scratch_(pool_.threads()) {
     if (options.precision != Precision::F32) {
       throw Error("--precision " + precision_name(options.precision) + ": the CPU backend runs fp32 only");
     }
-    if (options.threads > 0) openblas_set_num_threads(options.threads);
+    openblas_set_num_threads(1);
   }
 
   Tensor forward(const Tensor& input) override;
@@ -75,18 +107,21 @@ class CpuEngine final : public Engine {
 
  private:
   void embed(const Tensor& input, float* x, int batch);
-  void block(int layer, float* x, int batch);
+  void attention_input(int layer, float* x, int64_t row_begin, int64_t row_end);
+  void attention(int layer, int batch);
+  void attention_output_and_mlp(int layer, float* x, int64_t row_begin, int64_t row_end);
   Tensor head(const float* x, int batch);
 
   std::shared_ptr<const VitModel> model_;
-  int threads_;  // preprocessing and BLAS threads; 0 = all cores
+  int threads_;  // preprocessing threads; 0 = all cores
+  WorkerPool pool_;
+  std::vector<std::vector<float>> scratch_;  // per pool thread: im2col columns, attention scores
   AttentionPlan plan_;
   int capture_layer_ = -1;
   Tensor captured_;
   AttentionObserver observer_;
   ForwardTiming timing_;
   // Scratch, sized per batch (fp32, row-major):
-  std::vector<float> patches_;  // [B, gh*gw, E]
   std::vector<float> normed_;   // [B*T, E]
   std::vector<float> qkv_;      // [B*T, 3E]  = [B, T, 3, H, D]
   std::vector<float> attn_;     // [B*T, E]   = [B, T, H, D]
@@ -98,45 +133,89 @@ void CpuEngine::embed(const Tensor& input, float* x, int batch) {
   const VitConfig& c = model_->config;
   const VitWeights& w = model_->weights;
   const int e = c.embed_dim, t = c.tokens(), prefix = c.num_prefix_tokens(), patches = c.num_patches();
-  patches_.resize(size_t(batch) * patches * e);
-  patch_embed_cpu(input.ptr(), w.patch_w.ptr(), w.patch_b.ptr(), patches_.data(), batch, c.in_chans, c.image_height,
-                  c.image_width, c.patch_size, e);
+  const int64_t image_size = int64_t(c.in_chans) * c.image_height * c.image_width;
   for (int b = 0; b < batch; ++b) {
     float* tokens = x + int64_t(b) * t * e;  // [T, E]
     std::copy(w.cls_token.data.begin(), w.cls_token.data.end(), tokens);
     if (c.distilled) std::copy(w.dist_token.data.begin(), w.dist_token.data.end(), tokens + e);
-    std::copy(patches_.begin() + int64_t(b) * patches * e, patches_.begin() + int64_t(b + 1) * patches * e,
-              tokens + int64_t(prefix) * e);
-    add_inplace_cpu(tokens, w.pos_embed.ptr(), int64_t(t) * e);
+    add_inplace_cpu(tokens, w.pos_embed.ptr(), int64_t(prefix) * e);
   }
+  const RowChunks chunks(patches, pool_.threads());
+  pool_.run(size_t(batch) * chunks.count(), [&](size_t item, int thread) {
+    const int b = int(item / chunks.count());
+    const size_t chunk = item % chunks.count();
+    const int first = int(chunks.begin(chunk)), count = int(chunks.end(chunk) - first);
+    std::vector<float>& columns = scratch_[thread];
+    columns.resize(std::max(columns.size(), size_t(count) * c.in_chans * c.patch_size * c.patch_size));
+    float* tokens = x + (int64_t(b) * t + prefix + first) * e;  // [count, E]
+    patch_embed_rows_cpu(input.ptr() + b * image_size, w.patch_w.ptr(), w.patch_b.ptr(), tokens, first, count,
+                         c.in_chans, c.image_height, c.image_width, c.patch_size, e, columns.data());
+    add_inplace_cpu(tokens, w.pos_embed.ptr() + int64_t(prefix + first) * e, int64_t(count) * e);
+  });
 }
 
-void CpuEngine::block(int layer, float* x, int batch) {
+// LayerNorm 1 and the qkv projection of rows [row_begin, row_end).
+void CpuEngine::attention_input(int layer, float* x, int64_t row_begin, int64_t row_end) {
   const VitConfig& c = model_->config;
   const VitBlockWeights& w = model_->weights.blocks[layer];
-  const int64_t e = c.embed_dim, m = c.mlp_hidden, rows = int64_t(batch) * c.tokens();
+  const int64_t e = c.embed_dim, rows = row_end - row_begin;
+  float* normed = normed_.data() + row_begin * e;  // [rows, E]
+  layernorm_cpu(x + row_begin * e, w.norm1_w.ptr(), w.norm1_b.ptr(), normed, rows, e, c.ln_eps);
+  linear_cpu(normed, w.qkv_w.ptr(), w.qkv_b.ptr(), qkv_.data() + row_begin * 3 * e, rows, 3 * e, e);
+}
 
-  layernorm_cpu(x, w.norm1_w.ptr(), w.norm1_b.ptr(), normed_.data(), rows, e, c.ln_eps);
-  linear_cpu(normed_.data(), w.qkv_w.ptr(), w.qkv_b.ptr(), qkv_.data(), rows, 3 * e, e);
+void CpuEngine::attention(int layer, int batch) {
+  const VitConfig& c = model_->config;
+  const int tokens = c.tokens(), heads = c.num_heads;
   const AttentionParams params =
-      AttentionParams::from_qkv(qkv_.data(), attn_.data(), batch, c.tokens(), c.num_heads, c.head_dim());
+      AttentionParams::from_qkv(qkv_.data(), attn_.data(), batch, tokens, heads, c.head_dim());
   if (observer_) observer_(layer, params);
-  float* cls_probs = nullptr;
+  float* cls_probs = nullptr;  // [B, H, N]
   if (layer == capture_layer_) {
-    captured_ = Tensor({batch, c.num_heads, c.tokens()});
+    captured_ = Tensor({batch, heads, tokens});
     cls_probs = captured_.ptr();
   }
+  const int query_chunks = (tokens + kMaxQueryChunkRows - 1) / kMaxQueryChunkRows;
+  const int query_chunk_rows = (tokens + query_chunks - 1) / query_chunks;
+  std::vector<AttentionItem> items;
+  for (int b = 0; b < batch; ++b) {
+    for (int h = 0; h < heads; ++h) {
+      const bool split_rows = plan_.at(layer, h).kind == AttentionKind::Exact;
+      const int step = split_rows ? query_chunk_rows : tokens;
+      for (int row = 0; row < tokens; row += step) items.push_back({b, h, row, std::min(tokens, row + step)});
+    }
+  }
   const auto start = Clock::now();
-  run_attention_cpu(plan_, layer, params, cls_probs);
+  pool_.run(items.size(), [&](size_t index, int thread) {
+    const AttentionItem& item = items[index];
+    float* head_probs = cls_probs ? cls_probs + (int64_t(item.b) * heads + item.h) * tokens : nullptr;  // [N]
+    if (plan_.at(layer, item.h).kind != AttentionKind::Exact) {
+      run_attention_head_cpu(plan_, layer, item.h, image_head(params, item.b, item.h), head_probs);
+      return;
+    }
+    std::vector<float>& scores = scratch_[thread];  // [rows, N]
+    scores.resize(std::max(scores.size(), size_t(item.row_end - item.row_begin) * tokens));
+    attention_blas_rows_cpu(params, item.b, item.h, item.row_begin, item.row_end, scores.data(), head_probs);
+  });
   timing_.attention_ms += elapsed_ms(start);
-  linear_cpu(attn_.data(), w.proj_w.ptr(), w.proj_b.ptr(), delta_.data(), rows, e, e);
-  add_inplace_cpu(x, delta_.data(), rows * e);
+}
 
-  layernorm_cpu(x, w.norm2_w.ptr(), w.norm2_b.ptr(), normed_.data(), rows, e, c.ln_eps);
-  linear_cpu(normed_.data(), w.fc1_w.ptr(), w.fc1_b.ptr(), hidden_.data(), rows, m, e);
-  gelu_cpu(hidden_.data(), rows * m);
-  linear_cpu(hidden_.data(), w.fc2_w.ptr(), w.fc2_b.ptr(), delta_.data(), rows, e, m);
-  add_inplace_cpu(x, delta_.data(), rows * e);
+// The attention projection and the MLP, with their residual adds, for rows [row_begin, row_end).
+void CpuEngine::attention_output_and_mlp(int layer, float* x, int64_t row_begin, int64_t row_end) {
+  const VitConfig& c = model_->config;
+  const VitBlockWeights& w = model_->weights.blocks[layer];
+  const int64_t e = c.embed_dim, m = c.mlp_hidden, rows = row_end - row_begin;
+  float* x_rows = x + row_begin * e;                  // [rows, E]
+  float* normed = normed_.data() + row_begin * e;     // [rows, E]
+  float* delta = delta_.data() + row_begin * e;       // [rows, E]
+  float* hidden = hidden_.data() + row_begin * m;     // [rows, M]
+  linear_cpu(attn_.data() + row_begin * e, w.proj_w.ptr(), w.proj_b.ptr(), delta, rows, e, e);
+  add_inplace_cpu(x_rows, delta, rows * e);
+  layernorm_cpu(x_rows, w.norm2_w.ptr(), w.norm2_b.ptr(), normed, rows, e, c.ln_eps);
+  linear_cpu(normed, w.fc1_w.ptr(), w.fc1_b.ptr(), hidden, rows, m, e);
+  gelu_cpu(hidden, rows * m);
+  linear_cpu(hidden, w.fc2_w.ptr(), w.fc2_b.ptr(), delta, rows, e, m);
+  add_inplace_cpu(x_rows, delta, rows * e);
 }
 
 // Final LayerNorm of the prefix tokens and the classifier (distilled: mean of both heads).
@@ -178,45 +257,24 @@ Tensor CpuEngine::forward(const Tensor& input) {
   hidden_.resize(rows * c.mlp_hidden);
   delta_.resize(rows * e);
 
+  const RowChunks chunks(rows, pool_.threads());
   embed(input, x.data(), batch);
-  for (int layer = 0; layer < c.depth; ++layer) block(layer, x.data(), batch);
+  pool_.run(chunks.count(), [&](size_t chunk, int) {
+    if (c.depth > 0) attention_input(0, x.data(), chunks.begin(chunk), chunks.end(chunk));
+  });
+  for (int layer = 0; layer < c.depth; ++layer) {
+    attention(layer, batch);
+    pool_.run(chunks.count(), [&](size_t chunk, int) {
+      attention_output_and_mlp(layer, x.data(), chunks.begin(chunk), chunks.end(chunk));
+      if (layer + 1 < c.depth) attention_input(layer + 1, x.data(), chunks.begin(chunk), chunks.end(chunk));
+    });
+  }
   Tensor logits = head(x.data(), batch);
   timing_.total_ms = elapsed_ms(start);
   return logits;
 }
 
 }  // namespace
-
-void run_attention_cpu(const AttentionPlan& plan, int layer, const AttentionParams& params, float* cls_probs) {
-  const int heads = params.heads;
-  bool same_kind = true;
-  for (int h = 1; h < heads; ++h) same_kind &= same_attention(plan.at(layer, h), plan.at(layer, 0));
-  const AttentionKind kind = plan.at(layer, 0).kind;
-  if (same_kind && kind != AttentionKind::LowRank && (cls_probs == nullptr || kind == AttentionKind::Exact)) {
-    run_head_group(plan, layer, 0, plan.at(layer, 0), params, cls_probs);
-    return;
-  }
-  for (int h = 0; h < heads; ++h) {
-    const AttentionSpec& spec = plan.at(layer, h);
-    AttentionParams one = single_head(params, h);
-    std::vector<float> probs;
-    float* head_probs = nullptr;
-    if (cls_probs) {
-      probs.resize(size_t(params.batch) * params.tokens);
-      head_probs = probs.data();
-    }
-    if (cls_probs && (spec.kind == AttentionKind::Distr || spec.kind == AttentionKind::Naive)) {
-      attention_cls_probs_cpu(one, spec, head_probs);
-      run_head_group(plan, layer, h, spec, one, nullptr);
-    } else {
-      run_head_group(plan, layer, h, spec, one, head_probs);
-    }
-    for (int b = 0; cls_probs && b < params.batch; ++b) {
-      std::copy(probs.begin() + int64_t(b) * params.tokens, probs.begin() + int64_t(b + 1) * params.tokens,
-                cls_probs + (int64_t(b) * heads + h) * params.tokens);
-    }
-  }
-}
 
 std::unique_ptr<Engine> create_cpu_engine(std::shared_ptr<const VitModel> model, const EngineOptions& options) {
   return std::make_unique<CpuEngine>(std::move(model), options);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "distrvit/attention.h"
+#include "math_avx2.h"
 
 namespace distrvit {
 
@@ -19,6 +20,9 @@ void linear_cpu(const float* in, const float* weight, const float* bias, float* 
 
 void layernorm_cpu(const float* x, const float* gamma, const float* beta, float* out, int64_t rows, int64_t cols,
                    float eps) {
+#if defined(DISTRVIT_X86_FEATURES)
+  if (cpu_has_avx2_fma()) return layernorm_avx2(x, gamma, beta, out, rows, cols, eps);
+#endif
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
     double sum = 0;
@@ -33,11 +37,17 @@ void layernorm_cpu(const float* x, const float* gamma, const float* beta, float*
 }
 
 void gelu_cpu(float* x, int64_t n) {
+#if defined(DISTRVIT_X86_FEATURES)
+  if (cpu_has_avx2_fma()) return gelu_avx2(x, n);
+#endif
   constexpr float kInvSqrt2 = 0.70710678118654752f;
-  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * std::erfc(-x[i] * kInvSqrt2);  // 1 + erf(z) = erfc(-z)
 }
 
 void softmax_rows_cpu(float* x, int64_t rows, int64_t cols) {
+#if defined(DISTRVIT_X86_FEATURES)
+  if (cpu_has_avx2_fma()) return softmax_rows_avx2(x, rows, cols);
+#endif
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * cols;
     const float max_value = *std::max_element(row, row + cols);
@@ -52,41 +62,54 @@ void add_inplace_cpu(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void patch_embed_cpu(const float* image, const float* weight, const float* bias, float* tokens, int batch,
-                     int channels, int height, int width, int patch, int embed) {
-  const int gh = height / patch, gw = width / patch;
+void patch_embed_rows_cpu(const float* image, const float* weight, const float* bias, float* tokens, int first_patch,
+                          int patch_count, int channels, int height, int width, int patch, int embed, float* columns) {
+  const int gw = width / patch;
   const int64_t patch_len = int64_t(channels) * patch * patch;
-  std::vector<float> columns(int64_t(gh) * gw * patch_len);  // [gh*gw, C*P*P] one image's patches
-  for (int b = 0; b < batch; ++b) {
-    const float* img = image + int64_t(b) * channels * height * width;
-    for (int py = 0; py < gh; ++py) {
-      for (int px = 0; px < gw; ++px) {
-        float* col = columns.data() + (int64_t(py) * gw + px) * patch_len;
-        for (int c = 0; c < channels; ++c) {
-          for (int y = 0; y < patch; ++y) {
-            const float* src = img + (int64_t(c) * height + py * patch + y) * width + px * patch;
-            std::copy(src, src + patch, col + (int64_t(c) * patch + y) * patch);
-          }
-        }
+  for (int i = 0; i < patch_count; ++i) {
+    const int py = (first_patch + i) / gw, px = (first_patch + i) % gw;
+    float* col = columns + int64_t(i) * patch_len;
+    for (int c = 0; c < channels; ++c) {
+      for (int y = 0; y < patch; ++y) {
+        const float* src = image + (int64_t(c) * height + py * patch + y) * width + px * patch;
+        std::copy(src, src + patch, col + (int64_t(c) * patch + y) * patch);
       }
     }
-    linear_cpu(columns.data(), weight, bias, tokens + int64_t(b) * gh * gw * embed, int64_t(gh) * gw, embed, patch_len);
+  }
+  linear_cpu(columns, weight, bias, tokens, patch_count, embed, patch_len);
+}
+
+void patch_embed_cpu(const float* image, const float* weight, const float* bias, float* tokens, int batch,
+                     int channels, int height, int width, int patch, int embed) {
+  const int patches = (height / patch) * (width / patch);
+  std::vector<float> columns(int64_t(patches) * channels * patch * patch);  // [gh*gw, C*P*P] one image's patches
+  for (int b = 0; b < batch; ++b) {
+    patch_embed_rows_cpu(image + int64_t(b) * channels * height * width, weight, bias,
+                         tokens + int64_t(b) * patches * embed, 0, patches, channels, height, width, patch, embed,
+                         columns.data());
   }
 }
 
+void attention_blas_rows_cpu(const AttentionParams& p, int b, int h, int row_begin, int row_end, float* scores,
+                             float* cls_probs) {
+  const int n = p.tokens, d = p.head_dim, rows = row_end - row_begin;
+  const int64_t offset = b * p.qkv_batch_stride + h * p.qkv_head_stride;
+  const float* q = p.q + offset + int64_t(row_begin) * p.qkv_token_stride;
+  float* out = p.out + b * p.out_batch_stride + h * p.out_head_stride + int64_t(row_begin) * p.out_token_stride;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, d, p.scale, q, p.qkv_token_stride, p.k + offset,
+              p.qkv_token_stride, 0.0f, scores, n);
+  softmax_rows_cpu(scores, rows, n);
+  if (cls_probs && row_begin == 0) std::copy(scores, scores + n, cls_probs);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, n, 1.0f, scores, n, p.v + offset,
+              p.qkv_token_stride, 0.0f, out, p.out_token_stride);
+}
+
 void attention_blas_cpu(const AttentionParams& p, float* cls_probs) {
-  const int n = p.tokens, d = p.head_dim;
-  std::vector<float> scores(int64_t(n) * n);  // [N, N] one head
+  std::vector<float> scores(int64_t(p.tokens) * p.tokens);  // [N, N] one head
   for (int b = 0; b < p.batch; ++b) {
     for (int h = 0; h < p.heads; ++h) {
-      const int64_t offset = b * p.qkv_batch_stride + h * p.qkv_head_stride;
-      float* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, p.scale, p.q + offset, p.qkv_token_stride,
-                  p.k + offset, p.qkv_token_stride, 0.0f, scores.data(), n);
-      softmax_rows_cpu(scores.data(), n, n);
-      if (cls_probs) std::copy(scores.begin(), scores.begin() + n, cls_probs + (int64_t(b) * p.heads + h) * n);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores.data(), n, p.v + offset,
-                  p.qkv_token_stride, 0.0f, out, p.out_token_stride);
+      float* head_probs = cls_probs ? cls_probs + (int64_t(b) * p.heads + h) * p.tokens : nullptr;
+      attention_blas_rows_cpu(p, b, h, 0, p.tokens, scores.data(), head_probs);
     }
   }
 }
