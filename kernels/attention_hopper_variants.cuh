@@ -8,18 +8,9 @@
 namespace distrvit::cuda::hopper {
 
 // Config<D, QK, warpgroups, keys per tile, min blocks per SM>; TmaConfig<D, QK, keys per tile, stages, ping-pong,
-// producer threads, min blocks per SM, consumer warpgroups>. Measured on an H100 and dropped (BENCHMARKS.md): 3
-// lockstep warpgroups; 1 warpgroup with 128-key tiles; two blocks per SM forced at d = 128 (spills: 1.3x slower); a
-// quarter or half of the exp2s on the FMA units as a polynomial (5-15 % slower); a producer warpgroup feeding 2-4
-// stages through cp.async + mbarriers with setmaxnreg (5-25 % slower: ptxas capped the consumers, not knowing the
-// entry count). Measured on an H200 and dropped: TMA without ping-pong; a producer warp with 128-key tiles at
-// d = 128 (needs more than the 168 registers a nine-warp block gets); every 4th or 8th exp2 as a polynomial, in the
-// exact kernel and with the half-width Q K^T of DistrAttention's prefused path (2-10 % slower); skipping the O
-// rescale when no row maximum changed (3-8 % slower); three consumer warpgroups without ping-pong, or for the
-// prefused path at d = 128; 176-key tiles with a producer warpgroup (two stages fit at d = 128: 11-41 % slower);
-// fp16 exp2s in pairs (ex2.approx.f16x2 is two MUFU.EX2.F16 on sm_90: 4-10 % slower); a lazy O rescale (the max
-// moves only when it has grown by 2^8: +-1 %, 5-9 % slower for the prefused path at 8192 x 128); P packed into a
-// second fragment array during the softmax, so that ptxas need not wait for P V first (4-8 % slower).
+// producer threads, min blocks per SM, consumer warpgroups>. The variants measured and dropped (other tile shapes,
+// warpgroup counts and softmax schemes), each with its numbers, are in BENCHMARKS.md: "Hopper exact kernel
+// (wgmma)" and the H200 sections after it; grep it for a scheme before trying it again.
 template <int kHeadDim, int kQKDim>
 struct Variants {
   static constexpr int kBlocksPerSm = kHeadDim == 64 ? 2 : 1;
