@@ -43,7 +43,7 @@ void run_bench(const BenchOptions& o) {
   std::printf("%-18s %-34s %6s %10s %10s %10s %12s %10s %12s\n", "model", "attention", "batch", "p50 ms", "p90 ms",
               "p99 ms", "images/s", "attn ms", "wall p50 ms");
   for (const std::string& attention : split_attention_list(o.attention)) {
-    engine->set_attention(resolve_attention(attention, c));
+    engine->set_attention(resolve_attention(attention, *model));
     for (int batch : o.batches) {
       Tensor input({batch, c.in_chans, c.image_height, c.image_width});
       std::mt19937 rng(1);

@@ -25,7 +25,7 @@ void run_classify(const ClassifyOptions& o) {
   const ClassList classes = default_class_list();
   const auto model = o.model.load();
   auto engine = create_engine(model, o.model.engine_options());
-  engine->set_attention(resolve_attention(o.attention, model->config));
+  engine->set_attention(resolve_attention(o.attention, *model));
   Tensor input;
   load_images_into(o.images, model->config.preprocess, 4, input);  // all images decode before anything prints
   const Tensor logits = engine->forward(input);
@@ -52,7 +52,7 @@ void add_classify_command(CLI::App& app) {
   auto options = std::make_shared<ClassifyOptions>();
   CLI::App* command = app.add_subcommand("classify", "print the top-k classes of images");
   options->model.add_to(*command);
-  command->add_option("--attention", options->attention, "attention configuration (exact, cudnn, distr:l=64:G=2, plan:FILE, ...)")
+  command->add_option("--attention", options->attention, "attention configuration (exact, cudnn, distr:l=64:G=2, plan:FILE, plan:calibrated, ...)")
       ->capture_default_str();
   command->add_option("--topk,-k", options->topk, "how many classes to print")->capture_default_str()->check(CLI::Range(1, 1000));
   command->add_flag("--json", options->json, "print a JSON list on stdout");

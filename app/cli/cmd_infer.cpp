@@ -37,7 +37,7 @@ void run_infer(const InferOptions& o) {
   const auto model = o.model.load();
   const Tensor input = read_input_tensor(o.input, model->config);
   auto engine = create_engine(model, o.model.engine_options());
-  engine->set_attention(resolve_attention(o.attention, model->config));
+  engine->set_attention(resolve_attention(o.attention, *model));
   const Tensor logits = engine->forward(input);
   write_safetensors(o.output, {f32_tensor("logits", logits)},
                     {{"model", model->source}, {"device", engine->device_name()}, {"attention", o.attention}});

@@ -103,7 +103,7 @@ void run_validate(const ValidateOptions& o) {
   auto engine = create_engine(model, engine_options);
   std::vector<ConfigRun> runs;
   for (const std::string& name : split_attention_list(o.attention)) {
-    runs.push_back({name, resolve_attention(name, model->config), {}});
+    runs.push_back({name, resolve_attention(name, *model), {}});
   }
 
   std::vector<std::string> paths;
@@ -193,7 +193,7 @@ void add_validate_command(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
       ->capture_default_str();
   command->add_option("--attention", options->attention,
-                      "comma-separated configurations, e.g. exact,cudnn,distr:l=64:G=2,plan:FILE")
+                      "comma-separated configurations, e.g. exact,cudnn,distr:l=64:G=2,plan:FILE,plan:calibrated")
       ->capture_default_str();
   command->add_option("--json", options->json_path, "write results as JSON");
   command->add_option("--csv", options->csv_path, "write one CSV row per configuration");

@@ -143,7 +143,7 @@ void add_webcam_command(CLI::App& app) {
   camera->excludes(video);
   command->add_option("--frames", options->frames, "stop after N frames (default: the whole video; a camera runs until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--attention", options->attention, "attention configuration (exact, distr:l=64:G=2, plan:FILE, ...)")
+  command->add_option("--attention", options->attention, "attention configuration (exact, distr:l=64:G=2, plan:FILE, plan:calibrated, ...)")
       ->capture_default_str();
   options->model.add_to(*command);
   command->add_flag("--realtime", options->realtime,

@@ -40,7 +40,7 @@ std::optional<int> parse_gui_options(int argc, char** argv, GuiOptions& options)
   app.add_option("--precision", config.precision, "fp32, fp16 or bf16 (default: fp16 on CUDA, fp32 on CPU)");
   app.add_option("--threads", config.threads, "CPU threads (0 = all cores)");
   app.add_option("--image-size", config.image_size, "run at this square input size");
-  app.add_option("--attention", config.attention, "attention to start with (exact, distr:l=64:G=2, plan:FILE, ...)")
+  app.add_option("--attention", config.attention, "attention to start with (exact, distr:l=64:G=2, plan:FILE, plan:calibrated, ...)")
       ->capture_default_str();
   bool no_compare = false;
   app.add_flag("--no-compare", no_compare, "do not run exact attention beside the configured one");

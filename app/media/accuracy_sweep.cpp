@@ -120,7 +120,7 @@ void AccuracySweep::run(const SweepSettings& settings) {
   const size_t total = settings.attentions.size() * crops.size();
   for (size_t c = 0; c < settings.attentions.size(); ++c) {
     const std::string& attention = settings.attentions[c];
-    engine->set_attention(make_attention_plan(attention, {}, model->config));
+    engine->set_attention(make_attention_plan(attention, {}, *model));
     AccuracyStats stats;
     for (size_t i = 0; i < crops.size(); ++i) {
       if (cancel_) return;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "distrvit/attention_plan.h"
+#include "distrvit/calibrate.h"
 #include "distrvit/error.h"
 #include "distrvit/hub.h"
 
@@ -41,16 +42,17 @@ std::string index_list(const std::vector<bool>& selected) {
 }
 
 AttentionPlan make_attention_plan(const std::string& attention, const std::vector<bool>& approximate_layers,
-                                  const VitConfig& model) {
-  AttentionPlan plan = parse_attention(attention, model.depth, model.num_heads);
+                                  const VitModel& model) {
+  const VitConfig& config = model.config;
+  AttentionPlan plan = resolve_attention(attention, model);
   const bool all_on = std::all_of(approximate_layers.begin(), approximate_layers.end(), [](bool on) { return on; });
   if (approximate_layers.empty() || all_on) return plan;
-  if (static_cast<int>(approximate_layers.size()) != model.depth) {
-    fail("layer switches", "{} given for a model with {} layers", approximate_layers.size(), model.depth);
+  if (static_cast<int>(approximate_layers.size()) != config.depth) {
+    fail("layer switches", "{} given for a model with {} layers", approximate_layers.size(), config.depth);
   }
-  std::vector<std::vector<AttentionSpec>> table(model.depth, std::vector<AttentionSpec>(model.num_heads));
-  for (int layer = 0; layer < model.depth; ++layer) {
-    for (int head = 0; head < model.num_heads; ++head) {
+  std::vector<std::vector<AttentionSpec>> table(config.depth, std::vector<AttentionSpec>(config.num_heads));
+  for (int layer = 0; layer < config.depth; ++layer) {
+    for (int head = 0; head < config.num_heads; ++head) {
       table[layer][head] = approximate_layers[layer] ? plan.at(layer, head) : AttentionSpec{};
     }
   }
@@ -111,7 +113,7 @@ void EngineSet::apply_attention(const PipelineConfig& config) {
       config.approximate_layers == applied_.approximate_layers) {
     return;
   }
-  main_->set_attention(make_attention_plan(config.attention, config.approximate_layers, model_->config));
+  main_->set_attention(make_attention_plan(config.attention, config.approximate_layers, *model_));
   attention_applied_ = true;
   applied_.attention = config.attention;
   applied_.approximate_layers = config.approximate_layers;

@@ -45,9 +45,10 @@ class EngineSet {
   int builds_ = 0;
 };
 
-// `attention` parsed for `model`, with the layers switched off in `approximate_layers` set to exact.
+// `attention` resolved for `model` (plan files with their low-rank projections, plan:calibrated), with the layers
+// switched off in `approximate_layers` set to exact.
 AttentionPlan make_attention_plan(const std::string& attention, const std::vector<bool>& approximate_layers,
-                                  const VitConfig& model);
+                                  const VitModel& model);
 
 // "0-5,8,10-11" for the set indices.
 std::string index_list(const std::vector<bool>& selected);

@@ -9,6 +9,7 @@
 #include "distrvit/error.h"
 #include "distrvit/evaluation.h"
 #include "distrvit/safetensors.h"
+#include "distrvit/shipped_plans.h"
 
 namespace distrvit {
 namespace {
@@ -150,8 +151,12 @@ void save_calibrated_plan(const std::string& path, const CalibrationReport& repo
   save_plan(path, report.plan, config.depth, config.num_heads, config.architecture);
 }
 
-AttentionPlan resolve_attention(const std::string& text, const VitConfig& config) {
-  AttentionPlan plan = parse_attention(text, config.depth, config.num_heads);
+AttentionPlan resolve_attention(const std::string& text, const VitModel& model) {
+  const VitConfig& config = model.config;
+  const bool shipped = text == kShippedPlanSpec;
+  const std::string plan_path = shipped ? shipped_plan_path(model) : text.rfind("plan:", 0) == 0 ? text.substr(5) : "";
+  AttentionPlan plan = parse_attention(plan_path.empty() ? text : "plan:" + plan_path, config.depth, config.num_heads);
+  if (shipped) plan.name = text;
   int rank = 0;
   for (int layer = 0; layer < config.depth; ++layer) {
     for (int head = 0; head < config.num_heads; ++head) {
@@ -159,10 +164,10 @@ AttentionPlan resolve_attention(const std::string& text, const VitConfig& config
     }
   }
   if (rank == 0) return plan;
-  if (text.rfind("plan:", 0) != 0) {
+  if (plan_path.empty()) {
     throw Error("--attention " + text + ": low-rank attention needs calibrated projections; use a plan from distrvit calibrate");
   }
-  const std::string sidecar = text.substr(5) + ".lowrank.safetensors";
+  const std::string sidecar = plan_path + ".lowrank.safetensors";
   const SafetensorsFile file(sidecar);
   const Tensor u = file.to_float("u");
   const std::vector<int64_t> expected{config.depth, config.num_heads, config.head_dim(), rank};

@@ -1,10 +1,9 @@
 #include "distrvit/labels.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
+#include "data_folders.h"
 #include "distrvit/error.h"
 
 namespace distrvit {
@@ -43,16 +42,8 @@ ClassList load_class_list(const std::string& path) {
 }
 
 ClassList default_class_list() {
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("DISTRVIT_ASSETS")) candidates.emplace_back(env);
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(exe.parent_path() / "../share/distrvit");
-    candidates.push_back(exe.parent_path() / "../../assets");
-  }
-  candidates.push_back(fs::path(DISTRVIT_SOURCE_DIR) / "assets");
-  for (const fs::path& folder : candidates) {
+  for (const fs::path& folder : data_folder_candidates("DISTRVIT_ASSETS", "", "assets")) {
     const fs::path file = folder / "imagenet_synsets.txt";
     if (fs::exists(file, ec)) return load_class_list(file.string());
   }

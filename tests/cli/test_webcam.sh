@@ -45,6 +45,12 @@ rc=$?
 check "whole video with distr attention: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
 check "whole video: every one of its 10 frames classified" test "$(grep -c '^frame ' "$tmp/whole")" -eq 10
 
+# The plan that ships for this model has low-rank heads: their projections must come along (plan:FILE did not).
+webcam --video "$tmp/flamingo.mp4" --frames 3 --attention plan:calibrated >"$tmp/plan" 2>"$tmp/err"
+rc=$?
+check "shipped calibrated plan: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
+check "shipped calibrated plan: 3 frames with top-1 flamingo" test "$(grep -c '^frame [0-9]*: flamingo (' "$tmp/plan")" -eq 3
+
 echo "not a video" >"$tmp/corrupt.mp4"
 # expect_error NAME EXPECTED ARGS...: non-zero exit, not by a signal, and exactly one "distrvit: error:" line
 # that contains EXPECTED.

@@ -53,7 +53,8 @@ CalibrationReport calibrate(Engine& engine, const Tensor& images, const std::vec
 // as "<path>.lowrank.safetensors" (tensor "u" [depth, heads, D, rank]).
 void save_calibrated_plan(const std::string& path, const CalibrationReport& report, const VitConfig& config);
 
-// parse_attention plus what plans need beyond text: low-rank projections from "<plan>.lowrank.safetensors".
-AttentionPlan resolve_attention(const std::string& text, const VitConfig& config);
+// parse_attention plus what plans need beyond text: low-rank projections from "<plan>.lowrank.safetensors", and
+// "plan:calibrated", the plan that ships for `model` (distrvit/shipped_plans.h).
+AttentionPlan resolve_attention(const std::string& text, const VitModel& model);
 
 }  // namespace distrvit
