@@ -1,6 +1,9 @@
 // CPU reference of DistrAttention (docs/distrattention.md section 1; every detail in distrvit/distr.h):
 // plain loops per (batch, head), per block of l query rows, fp32 math. It defines what is right for the
-// CUDA kernel, which uploads the same R from distr_projection().
+// CUDA kernel, which uploads the same R from distr_projection(). attention_distr_blas_cpu, the CPU engine's, takes
+// the same Q~ and K~ and does the two products of each block with OpenBLAS.
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -134,7 +137,14 @@ DistrBlockGrouping distr_group_block(const float* q, int64_t row_stride, int row
   return grouping;
 }
 
-void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
+namespace {
+
+// Calls block(q_fused [rows, E], k_fused [N, E], v [N, .], out [rows, .], rows) for every l-block of every (image,
+// head): Q~ holds the mean (or first member) of each group of the block's Q columns, K~ the sum of each group's K
+// columns, for all keys; v and out point at the block's head, with token strides p.qkv_token_stride and
+// p.out_token_stride.
+template <typename Block>
+void for_each_fused_block(const AttentionParams& p, const DistrParams& distr, const Block& block_fn) {
   validate_distr(distr, p.head_dim);
   if (p.tokens < 1 || p.head_dim < 1) fail("distr", "need tokens >= 1 and head dim >= 1");
   const int n = p.tokens, d = p.head_dim, group = distr.group, fused = d / group;  // fused = E
@@ -142,7 +152,6 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
   const std::vector<float> projection = distr_projection(distr, block);  // [block, P]
   std::vector<float> q_fused(size_t(block) * fused);                     // [block, E]
   std::vector<float> k_fused(size_t(n) * fused);                         // [N, E]
-  std::vector<float> scores(n);                                          // [N] one query row
 
   for (int b = 0; b < p.batch; ++b) {
     for (int h = 0; h < p.heads; ++h) {
@@ -156,8 +165,6 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
         const DistrBlockGrouping grouping =
             distr_group_block(q_block, p.qkv_token_stride, rows, d, projection.data(), distr.hash_bits, distr.hash);
         const std::vector<int>& order = grouping.order;
-
-        // Q~ [rows, E]: mean or first member of each group.
         for (int r = 0; r < rows; ++r) {
           const float* q_row = q_block + r * p.qkv_token_stride;
           for (int j = 0; j < fused; ++j) {
@@ -172,7 +179,6 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
             q_fused[size_t(r) * fused + j] = value;
           }
         }
-        // K~ [N, E]: sum of each group's K columns, for all keys.
         for (int t = 0; t < n; ++t) {
           const float* k_row = k + t * p.qkv_token_stride;
           for (int j = 0; j < fused; ++j) {
@@ -181,26 +187,48 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
             k_fused[size_t(t) * fused + j] = sum;
           }
         }
-        // O = softmax(s Q~ K~^T) V, one query row at a time.
-        for (int r = 0; r < rows; ++r) {
-          const float* qf_row = &q_fused[size_t(r) * fused];
-          for (int t = 0; t < n; ++t) {
-            const float* kf_row = &k_fused[size_t(t) * fused];
-            float dot = 0;
-            for (int j = 0; j < fused; ++j) dot += qf_row[j] * kf_row[j];
-            scores[t] = dot * p.scale;
-          }
-          softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
-          float* out_row = out + (start + r) * p.out_token_stride;
-          std::fill(out_row, out_row + d, 0.0f);
-          for (int t = 0; t < n; ++t) {
-            const float* v_row = v + t * p.qkv_token_stride;
-            for (int c = 0; c < d; ++c) out_row[c] += scores[t] * v_row[c];
-          }
-        }
+        block_fn(q_fused.data(), k_fused.data(), v, out + start * p.out_token_stride, rows);
       }
     }
   }
+}
+
+}  // namespace
+
+void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
+  const int n = p.tokens, d = p.head_dim, fused = d / std::max(1, distr.group);
+  std::vector<float> scores(n);  // [N] one query row
+  // O = softmax(s Q~ K~^T) V, one query row at a time.
+  for_each_fused_block(p, distr, [&](const float* q_fused, const float* k_fused, const float* v, float* out, int rows) {
+    for (int r = 0; r < rows; ++r) {
+      const float* qf_row = &q_fused[size_t(r) * fused];
+      for (int t = 0; t < n; ++t) {
+        const float* kf_row = &k_fused[size_t(t) * fused];
+        float dot = 0;
+        for (int j = 0; j < fused; ++j) dot += qf_row[j] * kf_row[j];
+        scores[t] = dot * p.scale;
+      }
+      softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
+      float* out_row = out + r * p.out_token_stride;
+      std::fill(out_row, out_row + d, 0.0f);
+      for (int t = 0; t < n; ++t) {
+        const float* v_row = v + t * p.qkv_token_stride;
+        for (int c = 0; c < d; ++c) out_row[c] += scores[t] * v_row[c];
+      }
+    }
+  });
+}
+
+void attention_distr_blas_cpu(const AttentionParams& p, const DistrParams& distr) {
+  const int n = p.tokens, d = p.head_dim, fused = d / std::max(1, distr.group);
+  std::vector<float> scores(size_t(std::min(std::max(distr.block, 1), n)) * n);  // [rows, N] one block
+  for_each_fused_block(p, distr, [&](const float* q_fused, const float* k_fused, const float* v, float* out, int rows) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, fused, p.scale, q_fused, fused, k_fused, fused,
+                0.0f, scores.data(), n);
+    softmax_rows_cpu(scores.data(), rows, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, n, 1.0f, scores.data(), n, v, p.qkv_token_stride,
+                0.0f, out, p.out_token_stride);
+  });
 }
 
 }  // namespace distrvit

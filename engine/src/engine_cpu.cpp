@@ -73,7 +73,7 @@ void run_attention_head_cpu(const AttentionPlan& plan, int layer, int head, cons
       if (spec.kind == AttentionKind::Naive) {
         attention_exact_cpu(params);
       } else {
-        attention_distr_cpu(params, spec.distr);
+        attention_distr_blas_cpu(params, spec.distr);
       }
       return;
     case AttentionKind::Cudnn:

@@ -47,6 +47,10 @@ struct Problem {
     attention_distr_cpu(params(), distr);
     return out;
   }
+  std::vector<float> distr_blas(const DistrParams& distr) {
+    attention_distr_blas_cpu(params(), distr);
+    return out;
+  }
 };
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -344,6 +348,28 @@ TEST_CASE("distr: matches an independent double-precision evaluation at odd size
             }
         }
       CHECK(worst < 2e-5f);
+    }
+  }
+}
+
+TEST_CASE("distr: the CPU engine's BLAS path matches the reference at odd sizes, both hashes, both variants") {
+  struct Shape {
+    int tokens, head_dim, block, group;
+  };
+  for (const Shape s : {Shape{7, 64, 16, 2}, Shape{197, 64, 16, 2}, Shape{197, 64, 64, 4}, Shape{33, 128, 16, 2},
+                        Shape{61, 64, 61, 8}, Shape{50, 64, 7, 2}}) {
+    for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample}) {
+      for (DistrHash hash : {DistrHash::Fma, DistrHash::Int8}) {
+        CAPTURE(s.tokens);
+        CAPTURE(s.block);
+        CAPTURE(s.group);
+        Problem problem(2, s.tokens, 3, s.head_dim, 41);
+        DistrParams distr = distr_params(s.block, s.group, variant, 5);
+        distr.hash = hash;
+        const std::vector<float> reference = problem.distr(distr);
+        std::fill(problem.out.begin(), problem.out.end(), NAN);
+        CHECK(max_abs_diff(problem.distr_blas(distr), reference) < 1e-5f);
+      }
     }
   }
 }

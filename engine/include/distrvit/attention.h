@@ -67,6 +67,8 @@ std::string describe(const AttentionSpec& spec);  // "exact", "distr:l=64:G=2:me
 // CPU references (plain loops, fp32 math, double-free of cleverness: they define what is right).
 void attention_exact_cpu(const AttentionParams& p);
 void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr);
+// DistrAttention for the CPU engine: the reference's Q~ and K~, its two products per block through OpenBLAS.
+void attention_distr_blas_cpu(const AttentionParams& p, const DistrParams& distr);
 
 // Low-rank attention for one head (p.heads == 1): u [D, rank]; cls_probs [B, N] or null.
 void attention_lowrank_cpu(const AttentionParams& p, const float* u, int rank, float* cls_probs = nullptr);
