@@ -42,6 +42,22 @@ std::string attention_kind_name(AttentionKind kind) {
   return "?";
 }
 
+void attend_row_cpu(const float* q_row, const float* keys, int64_t key_stride, int key_dim, const float* v,
+                    int64_t v_stride, int tokens, int head_dim, float scale, float* scores, float* out_row) {
+  for (int j = 0; j < tokens; ++j) {
+    const float* k_row = keys + j * key_stride;
+    float dot = 0;
+    for (int c = 0; c < key_dim; ++c) dot += q_row[c] * k_row[c];
+    scores[j] = dot * scale;
+  }
+  softmax_rows_cpu(scores, 1, tokens);
+  std::fill(out_row, out_row + head_dim, 0.0f);
+  for (int j = 0; j < tokens; ++j) {
+    const float* v_row = v + j * v_stride;
+    for (int c = 0; c < head_dim; ++c) out_row[c] += scores[j] * v_row[c];
+  }
+}
+
 void attention_exact_cpu(const AttentionParams& p) {
   const int n = p.tokens, d = p.head_dim;
   std::vector<float> scores(n);  // [N] one query row
@@ -52,20 +68,8 @@ void attention_exact_cpu(const AttentionParams& p) {
       const float* v = p.v + b * p.qkv_batch_stride + h * p.qkv_head_stride;
       float* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
       for (int i = 0; i < n; ++i) {
-        const float* q_row = q + i * p.qkv_token_stride;
-        for (int j = 0; j < n; ++j) {
-          const float* k_row = k + j * p.qkv_token_stride;
-          float dot = 0;
-          for (int c = 0; c < d; ++c) dot += q_row[c] * k_row[c];
-          scores[j] = dot * p.scale;
-        }
-        softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
-        float* out_row = out + i * p.out_token_stride;
-        std::fill(out_row, out_row + d, 0.0f);
-        for (int j = 0; j < n; ++j) {
-          const float* v_row = v + j * p.qkv_token_stride;
-          for (int c = 0; c < d; ++c) out_row[c] += scores[j] * v_row[c];
-        }
+        attend_row_cpu(q + i * p.qkv_token_stride, k, p.qkv_token_stride, d, v, p.qkv_token_stride, n, d, p.scale,
+                       scores.data(), out + i * p.out_token_stride);
       }
     }
   }

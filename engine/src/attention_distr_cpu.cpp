@@ -201,20 +201,8 @@ void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr) {
   // O = softmax(s Q~ K~^T) V, one query row at a time.
   for_each_fused_block(p, distr, [&](const float* q_fused, const float* k_fused, const float* v, float* out, int rows) {
     for (int r = 0; r < rows; ++r) {
-      const float* qf_row = &q_fused[size_t(r) * fused];
-      for (int t = 0; t < n; ++t) {
-        const float* kf_row = &k_fused[size_t(t) * fused];
-        float dot = 0;
-        for (int j = 0; j < fused; ++j) dot += qf_row[j] * kf_row[j];
-        scores[t] = dot * p.scale;
-      }
-      softmax_rows_cpu(scores.data(), 1, int64_t(scores.size()));
-      float* out_row = out + r * p.out_token_stride;
-      std::fill(out_row, out_row + d, 0.0f);
-      for (int t = 0; t < n; ++t) {
-        const float* v_row = v + t * p.qkv_token_stride;
-        for (int c = 0; c < d; ++c) out_row[c] += scores[t] * v_row[c];
-      }
+      attend_row_cpu(q_fused + size_t(r) * fused, k_fused, fused, fused, v, p.qkv_token_stride, n, d, p.scale,
+                     scores.data(), out + r * p.out_token_stride);
     }
   });
 }

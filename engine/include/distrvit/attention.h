@@ -66,6 +66,10 @@ std::string describe(const AttentionSpec& spec);  // "exact", "distr:l=64:G=2:me
 
 // CPU references (plain loops, fp32 math, double-free of cleverness: they define what is right).
 void attention_exact_cpu(const AttentionParams& p);
+// Their one query row: scores [N] = scale * (q_row . key row j) over key_dim values, softmax, out_row [D] = scores V;
+// key row j at keys + j * key_stride, value row j at v + j * v_stride.
+void attend_row_cpu(const float* q_row, const float* keys, int64_t key_stride, int key_dim, const float* v,
+                    int64_t v_stride, int tokens, int head_dim, float scale, float* scores, float* out_row);
 void attention_distr_cpu(const AttentionParams& p, const DistrParams& distr);
 // DistrAttention for the CPU engine: the reference's Q~ and K~, its two products per block through OpenBLAS.
 void attention_distr_blas_cpu(const AttentionParams& p, const DistrParams& distr);
