@@ -1,5 +1,6 @@
 // Run-time checks for the x86-64 instructions that hand-picked loops use (GCC / clang, x86-64 only): each true
-// when both the CPU and the OS (ymm state saved) support them.
+// when both the CPU and the OS (ymm state saved) support them, and DISTRVIT_PORTABLE_CPU is not set (it makes the
+// portable loops run, to test them on any machine).
 #pragma once
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
