@@ -30,11 +30,11 @@
 
 using namespace distrvit::cuda;
 
-using distrvit::bench::fill_random;
-using distrvit::bench::max_abs_diff;
 using distrvit::bench::parse_shapes;
 using distrvit::bench::Shape;
+using distrvit::bench::ShapeData;
 using distrvit::bench::time_calls;
+using distrvit::bench::time_cell;
 using distrvit::bench::Timing;
 
 int main(int argc, char** argv) {
@@ -66,23 +66,14 @@ int main(int argc, char** argv) {
     CudnnAttention cudnn;
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
-      const size_t elem = data_type_size(dtype);
-      const size_t qkv_bytes = size_t(s.B) * s.N * 3 * s.H * s.D * elem;
-      const size_t out_bytes = size_t(s.B) * s.N * s.H * s.D * elem;
-      const int sets = int(std::min<size_t>(8, std::max<size_t>(1, ((size_t(256) << 20) + qkv_bytes - 1) / qkv_bytes)));
-      void *qkv = nullptr, *out = nullptr, *out_ref = nullptr;
-      CUDA_CHECK(cudaMalloc(&qkv, qkv_bytes * sets));
-      CUDA_CHECK(cudaMalloc(&out, out_bytes));
-      CUDA_CHECK(cudaMalloc(&out_ref, out_bytes));
-      fill_random<<<1024, 256>>>(qkv, dtype, int64_t(qkv_bytes / elem) * sets, 12345);
-      CUDA_CHECK_LAUNCH();
-      auto params = [&](int set, void* o) {
-        return AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
-                                               s.N, s.H, s.D);
-      };
-      const double flops = 4.0 * s.B * s.H * double(s.N) * s.N * s.D;
-      char shape_name[64];
-      std::snprintf(shape_name, sizeof shape_name, "%dx%dx%dx%d", s.B, s.H, s.N, s.D);
+      const ShapeData data(s, dtype);
+      const int sets = data.sets;
+      void* const out = data.out;
+      void* const out_ref = data.out_ref;
+      auto params = [&](int set, void* o) { return data.params(set, o); };
+      const double flops = data.flops();
+      const std::string name = data.name();
+      const char* shape_name = name.c_str();
       std::map<std::string, Timing> t;
 
       auto bench = [&](const std::string& name, const std::function<void(int)>& call) {
@@ -127,13 +118,7 @@ int main(int argc, char** argv) {
       try {
         attention_exact(params(0, out), nullptr);
         cudnn.run(params(0, out_ref), nullptr);
-        float* d_diff = nullptr;
-        CUDA_CHECK(cudaMalloc(&d_diff, sizeof(float)));
-        CUDA_CHECK(cudaMemset(d_diff, 0, sizeof(float)));
-        max_abs_diff<<<264, 256>>>(out, out_ref, dtype, int64_t(out_bytes / elem), d_diff);
-        CUDA_CHECK_LAUNCH();
-        CUDA_CHECK(cudaMemcpy(&diff, d_diff, sizeof(float), cudaMemcpyDeviceToHost));
-        CUDA_CHECK(cudaFree(d_diff));
+        diff = data.max_output_difference();
       } catch (const std::exception& e) {
         std::printf("%-16s check ERROR %s\n", shape_name, e.what());
       }
@@ -141,10 +126,7 @@ int main(int argc, char** argv) {
 
       auto cell = [&](const char* k) {
         auto it = t.find(k);
-        char buf[48];
-        if (it == t.end() || std::isnan(it->second.median_ms)) return std::string("-");
-        std::snprintf(buf, sizeof buf, "%.3f / %.0f", it->second.median_ms, flops / it->second.median_ms * 1e-9);
-        return std::string(buf);
+        return time_cell(it == t.end() ? NAN : it->second.median_ms, flops);
       };
       const int hopper_pick = hopper::auto_variant(params(0, out));
       const int picked = hopper_pick >= 0 ? hopper_pick : flash::auto_variant(params(0, out));
@@ -157,9 +139,6 @@ int main(int argc, char** argv) {
       for (int v = 0; v < hopper::kNumVariants; ++v) line += " " + cell(("h" + std::to_string(v)).c_str()) + " |";
       line += " " + cell("cudnn") + " | " + cell("naive") + " |";
       summary.push_back(line);
-      CUDA_CHECK(cudaFree(qkv));
-      CUDA_CHECK(cudaFree(out));
-      CUDA_CHECK(cudaFree(out_ref));
     }
     std::string header = "| B x H x N x d | exact (auto) | fused v0 | fused v1 | fused v2 | fused v3 |";
     for (int v = 0; v < hopper::kNumVariants; ++v) header += " Hopper h" + std::to_string(v) + " |";

@@ -1,5 +1,6 @@
 // What the attention benchmarks share (bench/attention_bench.cu, bench/distr_bench.cu): B x H x N x d shapes from the
-// command line, random inputs and an output comparison on the GPU, and CUDA-event timing of one call.
+// command line, a shape's random inputs and outputs on the GPU and their comparison, CUDA-event timing of calls,
+// and the "ms / TFLOP/s" table cells.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -74,6 +75,63 @@ static __global__ void max_abs_diff(const void* a, const void* b, DataType dtype
   }
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
   if (threadIdx.x % 32 == 0) atomicMax(reinterpret_cast<int*>(out), __float_as_int(m));  // m >= 0
+}
+
+// One shape's device data: `sets` random qkv inputs [B, N, 3, H, D] (up to 8, about 256 MB together, so that a call
+// never finds the previous call's inputs in L2) and two outputs [B, N, H, D], `out` and `out_ref`.
+struct ShapeData {
+  ShapeData(const Shape& shape, DataType type)
+      : s(shape), dtype(type), elem(cuda::data_type_size(type)), qkv_bytes(size_t(s.B) * s.N * 3 * s.H * s.D * elem),
+        out_bytes(size_t(s.B) * s.N * s.H * s.D * elem),
+        sets(int(std::min<size_t>(8, std::max<size_t>(1, ((size_t(256) << 20) + qkv_bytes - 1) / qkv_bytes)))) {
+    CUDA_CHECK(cudaMalloc(&qkv, qkv_bytes * sets));
+    CUDA_CHECK(cudaMalloc(&out, out_bytes));
+    CUDA_CHECK(cudaMalloc(&out_ref, out_bytes));
+    fill_random<<<1024, 256>>>(qkv, dtype, int64_t(qkv_bytes / elem) * sets, 12345);
+    CUDA_CHECK_LAUNCH();
+  }
+  ~ShapeData() {  // no throwing here: a failed free leaves the error for the next checked call
+    cudaFree(qkv);
+    cudaFree(out);
+    cudaFree(out_ref);
+  }
+  ShapeData(const ShapeData&) = delete;
+  ShapeData& operator=(const ShapeData&) = delete;
+
+  cuda::AttentionDeviceParams params(int set, void* o) const {
+    return cuda::AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
+                                                 s.N, s.H, s.D);
+  }
+  double flops() const { return 4.0 * s.B * s.H * double(s.N) * s.N * s.D; }  // exact attention's
+  std::string name() const {
+    return std::to_string(s.B) + "x" + std::to_string(s.H) + "x" + std::to_string(s.N) + "x" + std::to_string(s.D);
+  }
+  // max |out - out_ref| over the whole output; infinity where either holds a NaN.
+  float max_output_difference() const {
+    float* d_diff = nullptr;
+    CUDA_CHECK(cudaMalloc(&d_diff, sizeof(float)));
+    CUDA_CHECK(cudaMemset(d_diff, 0, sizeof(float)));
+    max_abs_diff<<<264, 256>>>(out, out_ref, dtype, int64_t(out_bytes / elem), d_diff);
+    CUDA_CHECK_LAUNCH();
+    float diff = NAN;
+    CUDA_CHECK(cudaMemcpy(&diff, d_diff, sizeof(float), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaFree(d_diff));
+    return diff;
+  }
+
+  Shape s;
+  DataType dtype;
+  size_t elem, qkv_bytes, out_bytes;
+  int sets;
+  void *qkv = nullptr, *out = nullptr, *out_ref = nullptr;
+};
+
+// "ms / TFLOP/s" of a median time, or "-" when there is none.
+inline std::string time_cell(double ms, double flops) {
+  if (std::isnan(ms)) return "-";
+  char text[48];
+  std::snprintf(text, sizeof text, "%.3f / %.0f", ms, flops / ms * 1e-9);
+  return text;
 }
 
 struct Timing {

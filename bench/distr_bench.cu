@@ -33,11 +33,11 @@
 
 using namespace distrvit::cuda;
 
-using distrvit::bench::fill_random;
-using distrvit::bench::max_abs_diff;
 using distrvit::bench::parse_shapes;
 using distrvit::bench::Shape;
+using distrvit::bench::ShapeData;
 using distrvit::bench::time_calls;
+using distrvit::bench::time_cell;
 using distrvit::bench::time_interleaved;
 using distrvit::bench::Timing;
 
@@ -90,23 +90,15 @@ int main(int argc, char** argv) {
     CudnnAttention cudnn;
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
-      const size_t elem = data_type_size(dtype);
-      const size_t qkv_bytes = size_t(s.B) * s.N * 3 * s.H * s.D * elem;
-      const size_t out_bytes = size_t(s.B) * s.N * s.H * s.D * elem;
-      const int sets = int(std::min<size_t>(8, std::max<size_t>(1, ((size_t(256) << 20) + qkv_bytes - 1) / qkv_bytes)));
-      void *qkv = nullptr, *out = nullptr, *out_ref = nullptr;
-      CUDA_CHECK(cudaMalloc(&qkv, qkv_bytes * sets));
-      CUDA_CHECK(cudaMalloc(&out, out_bytes));
-      CUDA_CHECK(cudaMalloc(&out_ref, out_bytes));
-      fill_random<<<1024, 256>>>(qkv, dtype, int64_t(qkv_bytes / elem) * sets, 12345);
-      CUDA_CHECK_LAUNCH();
-      auto params = [&](int set, void* o) {
-        return AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
-                                               s.N, s.H, s.D);
-      };
-      const double flops = 4.0 * s.B * s.H * double(s.N) * s.N * s.D;
-      char shape_name[64];
-      std::snprintf(shape_name, sizeof shape_name, "%dx%dx%dx%d", s.B, s.H, s.N, s.D);
+      const ShapeData data(s, dtype);
+      const size_t elem = data.elem;
+      const int sets = data.sets;
+      void* const out = data.out;
+      void* const out_ref = data.out_ref;
+      auto params = [&](int set, void* o) { return data.params(set, o); };
+      const double flops = data.flops();
+      const std::string shape_label = data.name();
+      const char* shape_name = shape_label.c_str();
       std::map<std::string, double> t;
       auto report = [&](const std::string& name, double ms) {
         t[name] = ms;
@@ -184,14 +176,7 @@ int main(int argc, char** argv) {
           // Sanity: distr vs exact on set 0 (approximation error, not a correctness check).
           attention_distr(params(0, out), d, dr, nullptr);
           attention_exact(params(0, out_ref), nullptr);
-          float* d_diff = nullptr;
-          CUDA_CHECK(cudaMalloc(&d_diff, sizeof(float)));
-          CUDA_CHECK(cudaMemset(d_diff, 0, sizeof(float)));
-          max_abs_diff<<<264, 256>>>(out, out_ref, dtype, int64_t(out_bytes / elem), d_diff);
-          CUDA_CHECK_LAUNCH();
-          float diff = 0;
-          CUDA_CHECK(cudaMemcpy(&diff, d_diff, sizeof(float), cudaMemcpyDeviceToHost));
-          CUDA_CHECK(cudaFree(d_diff));
+          const float diff = data.max_output_difference();
           std::printf("%-16s %-14s max |distr - exact| = %.3g\n", shape_name, name.c_str(), diff);
         }
       }
@@ -204,10 +189,7 @@ int main(int argc, char** argv) {
 
       auto cell = [&](const std::string& k) {
         auto it = t.find(k);
-        if (it == t.end()) return std::string("-");
-        char buf[48];
-        std::snprintf(buf, sizeof buf, "%.3f / %.0f", it->second, flops / it->second * 1e-9);
-        return std::string(buf);
+        return time_cell(it == t.end() ? NAN : it->second, flops);
       };
       auto ratio = [&](const std::string& a, const std::string& b) {
         if (!t.count(a) || !t.count(b)) return std::string("-");
@@ -224,9 +206,6 @@ int main(int argc, char** argv) {
                     cell(d128).c_str(), cell(dN).c_str(), cell(d64 + " group").c_str(), ratio(d64, "exact").c_str(),
                     ratio(d64, "cudnn").c_str(), ratio(dN, "exact").c_str(), ratio(dN, "cudnn").c_str());
       summary.push_back(line);
-      CUDA_CHECK(cudaFree(qkv));
-      CUDA_CHECK(cudaFree(out));
-      CUDA_CHECK(cudaFree(out_ref));
     }
     std::printf("\nms / effective TFLOP/s (%s, %s, G=%d, mean, P=16)\n"
                 "| B x H x N x d | exact (ours) | cuDNN | distr l=16 | distr l=64 | distr l=128 | distr l=N "
