@@ -9,7 +9,7 @@
 #include "distrvit/error.h"
 #include "distrvit/evaluation.h"
 #include "distrvit/safetensors.h"
-#include "distrvit/shipped_plans.h"
+#include "distrvit/model_plans.h"
 
 namespace distrvit {
 namespace {
@@ -153,8 +153,8 @@ void save_calibrated_plan(const std::string& path, const CalibrationReport& repo
 
 AttentionPlan resolve_attention(const std::string& text, const VitModel& model) {
   const VitConfig& config = model.config;
-  const bool shipped = text == kShippedPlanSpec;
-  const std::string plan_path = shipped ? shipped_plan_path(model) : text.rfind("plan:", 0) == 0 ? text.substr(5) : "";
+  const bool shipped = text == kCalibratedPlanSpec;
+  const std::string plan_path = shipped ? calibrated_plan_path(model) : text.rfind("plan:", 0) == 0 ? text.substr(5) : "";
   AttentionPlan plan = parse_attention(plan_path.empty() ? text : "plan:" + plan_path, config.depth, config.num_heads);
   if (shipped) plan.name = text;
   int rank = 0;

@@ -1,6 +1,6 @@
 // distrvit calibrate's engine side: the budget bounds what the plan loses on the calibration images, the ranking
 // is least sensitive first, a saved plan (JSON + low-rank projections) runs as the one calibrated, and
-// plan:calibrated finds the plan that ships in models/ for the real ViT-Ti/16.
+// plan:calibrated finds a plan next to the checkpoint, else the one that ships in models/ for the real ViT-Ti/16.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -14,7 +14,7 @@
 #include "distrvit/engine.h"
 #include "distrvit/error.h"
 #include "distrvit/model.h"
-#include "distrvit/shipped_plans.h"
+#include "distrvit/model_plans.h"
 #include "test_util.h"
 
 using namespace distrvit;
@@ -100,11 +100,11 @@ TEST_CASE("calibrate: a saved plan and its low-rank projections run exactly as t
                        "--attention lowrank:r=8: low-rank attention needs calibrated projections; use a plan from "
                        "distrvit calibrate",
                        Error);
-  CHECK_THROWS_WITH_AS(resolve_attention(kShippedPlanSpec, *setup.model),
+  CHECK_THROWS_WITH_AS(resolve_attention(kCalibratedPlanSpec, *setup.model),
                        "plan:calibrated: no calibrated plan for a model with random weights", Error);
 }
 
-TEST_CASE("shipped plans: model names from checkpoint folders, hub cache folders and files") {
+TEST_CASE("model plans: model names from checkpoint folders, hub cache folders and files") {
   CHECK(model_name("../shared/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k") ==
         "vit_tiny_patch16_224.augreg_in21k_ft_in1k");
   CHECK(model_name("/cache/timm--vit_tiny_patch16_224.augreg_in21k_ft_in1k/") ==
@@ -114,14 +114,14 @@ TEST_CASE("shipped plans: model names from checkpoint folders, hub cache folders
   CHECK(model_name("").empty());
 }
 
-TEST_CASE("shipped plans: plan:calibrated for the real ViT-Ti/16 approximates at least half of its heads") {
+TEST_CASE("model plans: plan:calibrated for the real ViT-Ti/16 approximates at least half of its heads") {
   if (!std::filesystem::exists(test::real_model_dir() / "model.safetensors")) {
     MESSAGE("SKIPPED: the real ViT-Ti/16 is not in ../shared");
     return;
   }
   const VitModel model = load_model(test::real_model_dir().string());
-  const AttentionPlan plan = resolve_attention(kShippedPlanSpec, model);
-  CHECK(plan.name == kShippedPlanSpec);
+  const AttentionPlan plan = resolve_attention(kCalibratedPlanSpec, model);
+  CHECK(plan.name == kCalibratedPlanSpec);
   CHECK(approximated_heads(plan, 12, 3) >= 18);
   bool low_rank_heads = false;
   for (int layer = 0; layer < 12; ++layer)
@@ -130,6 +130,29 @@ TEST_CASE("shipped plans: plan:calibrated for the real ViT-Ti/16 approximates at
 
   VitModel renamed = model;
   renamed.source = "/elsewhere/my_finetuned_vit";
-  CHECK_THROWS_WITH_AS(resolve_attention(kShippedPlanSpec, renamed),
-                       doctest::Contains("no calibrated plan ships for model 'my_finetuned_vit'"), Error);
+  CHECK_THROWS_WITH_AS(resolve_attention(kCalibratedPlanSpec, renamed),
+                       doctest::Contains("no calibrated plan for model 'my_finetuned_vit' (looked for "
+                                         "/elsewhere/my_finetuned_vit/plan.json, "),
+                       Error);
+}
+
+TEST_CASE("model plans: a plan.json next to the checkpoint comes before the one in models/") {
+  if (!std::filesystem::exists(test::real_model_dir() / "model.safetensors")) {
+    MESSAGE("SKIPPED: the real ViT-Ti/16 is not in ../shared");
+    return;
+  }
+  test::TempDir dir;
+  const std::filesystem::path checkpoint = dir / "vit_tiny_patch16_224.augreg_in21k_ft_in1k";
+  std::filesystem::create_directory(checkpoint);
+  for (const char* file : {"model.safetensors", "config.json"})
+    std::filesystem::create_symlink(std::filesystem::absolute(test::real_model_dir() / file), checkpoint / file);
+  const VitModel model = load_model(checkpoint.string());
+  CHECK(calibrated_plan_path(model) != (checkpoint / "plan.json").string());  // none beside it yet: models/'s
+
+  const AttentionPlan own = parse_attention("distr:l=16:G=2:layers=0:heads=1", 12, 3);
+  save_plan((checkpoint / "plan.json").string(), own, 12, 3, model.config.architecture);
+  CHECK(calibrated_plan_path(model) == (checkpoint / "plan.json").string());
+  const AttentionPlan plan = resolve_attention(kCalibratedPlanSpec, model);
+  CHECK(approximated_heads(plan, 12, 3) == 1);
+  CHECK(plan.at(0, 1).kind == AttentionKind::Distr);
 }

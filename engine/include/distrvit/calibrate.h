@@ -54,7 +54,7 @@ CalibrationReport calibrate(Engine& engine, const Tensor& images, const std::vec
 void save_calibrated_plan(const std::string& path, const CalibrationReport& report, const VitConfig& config);
 
 // parse_attention plus what plans need beyond text: low-rank projections from "<plan>.lowrank.safetensors", and
-// "plan:calibrated", the plan that ships for `model` (distrvit/shipped_plans.h).
+// "plan:calibrated", the calibrated plan of `model` (distrvit/model_plans.h).
 AttentionPlan resolve_attention(const std::string& text, const VitModel& model);
 
 }  // namespace distrvit
