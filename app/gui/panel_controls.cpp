@@ -81,7 +81,7 @@ void draw_attention_controls(GuiState& state, int head_dim) {
     case Backend::LowRank: changed |= ImGui::SliderInt("rank r", &choice.rank, 1, std::max(1, head_dim)); break;
     case Backend::Plan:
       changed |= ImGui::InputText("plan file", &choice.plan_file, ImGuiInputTextFlags_EnterReturnsTrue);
-      if (ImGui::Button("the model's calibrated plan")) {  // models/<model>/plan.json, as plan:calibrated
+      if (ImGui::Button("the model's calibrated plan")) {  // plan:calibrated (distrvit/model_plans.h)
         choice.plan_file = "calibrated";
         changed = true;
       }
