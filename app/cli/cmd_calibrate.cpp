@@ -1,5 +1,7 @@
-// distrvit calibrate --images DIR --output PLAN: a per-(layer, head) attention plan within a top-1 budget.
+// distrvit calibrate --images DIR [--output PLAN]: a per-(layer, head) attention plan within a top-1 budget.
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include "commands.h"
@@ -8,6 +10,7 @@
 #include "distrvit/calibrate.h"
 #include "distrvit/dataset.h"
 #include "distrvit/error.h"
+#include "distrvit/model_plans.h"
 
 namespace distrvit::cli {
 namespace {
@@ -27,6 +30,12 @@ void run_calibrate(CalibrateOptions o) {
   const ClassList classes = default_class_list();
   const auto images = split_images(list_labelled_images(o.images, o.labels, classes, o.limit), o.every, 0);
   auto model = o.model.load();
+  const bool default_output = o.output.empty();
+  const std::string output = default_output ? cached_plan_path(*model) : o.output;
+  const std::filesystem::path folder = std::filesystem::path(output).parent_path();
+  std::error_code ec;  // made before the minutes of calibration, so that a bad --output fails at once
+  if (!folder.empty()) std::filesystem::create_directories(folder, ec);
+  if (ec) fail(folder.string(), "cannot create the plan's folder: {}", ec.message());
   EngineOptions engine_options = o.model.engine_options();
   if (engine_options.device != DeviceKind::Cpu) {
     std::fprintf(stderr, "calibrate: running on the CPU (it observes q/k activations)\n");
@@ -44,12 +53,13 @@ void run_calibrate(CalibrateOptions o) {
   o.calibration.candidates = split_attention_list(o.candidates);
   const CalibrationReport report = calibrate(*engine, input, labels, o.calibration,
                                              [](const std::string& line) { std::fprintf(stderr, "calibrate: %s\n", line.c_str()); });
-  save_calibrated_plan(o.output, report, model->config);
+  save_calibrated_plan(output, report, model->config);
   std::printf("plan %s: %d of %d heads approximated; calibration top-1 %.2f %% (exact %.2f %%), agreement %.2f %% on %d images\n",
-              o.output.c_str(), report.approximated, report.total, report.plan_top1, report.exact_top1,
+              output.c_str(), report.approximated, report.total, report.plan_top1, report.exact_top1,
               report.plan_agreement, report.images);
-  std::printf("evaluate on the held-out images: distrvit validate --data %s --skip-every %d --attention exact,plan:%s\n",
-              o.images.c_str(), o.every, o.output.c_str());
+  const std::string plan_spec = default_output ? kCalibratedPlanSpec : "plan:" + output;
+  std::printf("evaluate on the held-out images: distrvit validate --data %s --skip-every %d --attention exact,%s\n",
+              o.images.c_str(), o.every, plan_spec.c_str());
 }
 
 }  // namespace
@@ -60,7 +70,8 @@ void add_calibrate_command(CLI::App& app) {
   options->model.add_to(*command);
   command->add_option("--images", options->images, "calibration images: <synset>/<images> tree or flat folder + --labels")->required();
   command->add_option("--labels", options->labels, "labels file for a flat folder");
-  command->add_option("--output,-o", options->output, "plan file to write (JSON)")->required();
+  command->add_option("--output,-o", options->output,
+                      "plan file to write (JSON; default: the model's plan in the cache, run by --attention plan:calibrated)");
   command->add_option("--budget", options->calibration.budget_points, "top-1 points the plan may lose")->capture_default_str();
   command->add_option("--margin", options->calibration.margin, "the plan may lose margin x budget points of correct calibration predictions")
       ->capture_default_str();

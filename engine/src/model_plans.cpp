@@ -1,10 +1,12 @@
 #include "distrvit/model_plans.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
-#include "data_folders.h"
 #include "distrvit/error.h"
+#include "distrvit/hub.h"
 
 namespace distrvit {
 namespace fs = std::filesystem;
@@ -18,6 +20,12 @@ fs::path checkpoint_folder(const std::string& source) {
   return path;
 }
 
+std::string named_model(const VitModel& model) {
+  const std::string name = model_name(model.source);
+  if (name.empty()) fail(kCalibratedPlanSpec, "no calibrated plan for a model with random weights");
+  return name;
+}
+
 }  // namespace
 
 std::string model_name(const std::string& source) {
@@ -27,20 +35,23 @@ std::string model_name(const std::string& source) {
   return name;
 }
 
+std::string cached_plan_path(const VitModel& model) {
+  return (fs::path(default_cache_dir()) / "plans" / named_model(model) / "plan.json").string();
+}
+
 std::string calibrated_plan_path(const VitModel& model) {
-  const std::string name = model_name(model.source);
-  if (name.empty()) fail(kCalibratedPlanSpec, "no calibrated plan for a model with random weights");
+  const std::string name = named_model(model);
+  std::vector<fs::path> candidates = {checkpoint_folder(model.source) / "plan.json", cached_plan_path(model)};
+  if (const char* models = std::getenv("DISTRVIT_MODELS"); models && *models)
+    candidates.push_back(fs::path(models) / name / "plan.json");
+  std::string searched;
   std::error_code ec;
-  const fs::path beside = checkpoint_folder(model.source) / "plan.json";
-  if (fs::is_regular_file(beside, ec)) return beside.string();
-  std::string searched = beside.string();
-  for (const fs::path& folder : data_folder_candidates("DISTRVIT_MODELS", "models", "models")) {
-    const fs::path plan = folder / name / "plan.json";
+  for (const fs::path& plan : candidates) {
     if (fs::is_regular_file(plan, ec)) return plan.string();
-    searched += ", " + plan.string();
+    searched += (searched.empty() ? "" : ", ") + plan.string();
   }
   fail(kCalibratedPlanSpec, "no calibrated plan for model '{}' (looked for {}); make one with distrvit calibrate "
-       "--output <checkpoint folder>/plan.json, or pass plan:FILE", name, searched);
+       "--images DIR (it writes the second), or pass plan:FILE", name, searched);
 }
 
 }  // namespace distrvit

@@ -45,11 +45,22 @@ rc=$?
 check "whole video with distr attention: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
 check "whole video: every one of its 10 frames classified" test "$(grep -c '^frame ' "$tmp/whole")" -eq 10
 
-# The plan that ships for this model has low-rank heads: their projections must come along (plan:FILE did not).
-webcam --video "$tmp/flamingo.mp4" --frames 3 --attention plan:calibrated >"$tmp/plan" 2>"$tmp/err"
+# A calibrated plan with low-rank heads (a quick one: 8 images) runs in the live pipeline with its projections
+# (plan files used to be parsed without them there), and plan:calibrated finds it where calibrate left it.
+DISTRVIT_CACHE="$tmp/cache" "$bin/distrvit" calibrate --device cpu --model "$model" --images "$shared/data/imagenet/val-1300" \
+  --limit 8 --every 1 --sensitivity-images 4 --candidates lowrank:r=32 --budget 100 >"$tmp/calibrate" 2>"$tmp/err"
 rc=$?
-check "shipped calibrated plan: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
-check "shipped calibrated plan: 3 frames with top-1 flamingo" test "$(grep -c '^frame [0-9]*: flamingo (' "$tmp/plan")" -eq 3
+check "calibrate into the cache: exits 0 (got $rc: $(tail -1 "$tmp/err"))" test $rc -eq 0
+check "calibrate into the cache: $(head -1 "$tmp/calibrate")" \
+  grep -q "^plan $tmp/cache/plans/vit_tiny_patch16_224.augreg_in21k_ft_in1k/plan.json: 36 of 36 heads" "$tmp/calibrate"
+DISTRVIT_CACHE="$tmp/cache" webcam --video "$tmp/flamingo.mp4" --frames 3 --attention plan:calibrated >"$tmp/plan" 2>"$tmp/err"
+rc=$?
+check "calibrated plan (low-rank heads): exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
+check "calibrated plan: 3 frames classified" test "$(grep -c '^frame [0-9]*: ' "$tmp/plan")" -eq 3
+webcam --video "$tmp/flamingo.mp4" --frames 1 --attention "plan:$tmp/cache/plans/vit_tiny_patch16_224.augreg_in21k_ft_in1k/plan.json" \
+  >"$tmp/plan_file" 2>"$tmp/err"
+rc=$?
+check "plan:FILE with low-rank heads: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
 
 echo "not a video" >"$tmp/corrupt.mp4"
 # expect_error NAME EXPECTED ARGS...: non-zero exit, not by a signal, and exactly one "distrvit: error:" line
