@@ -24,6 +24,11 @@ struct TestRandom {
   float normal() { return float(std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform())); }
 };
 
+// Odd sizes for the DistrAttention checks: N tokens of head dim D, blocks of l rows, groups of G columns.
+struct DistrShape {
+  int tokens, head_dim, block, group;
+};
+
 // A fused qkv activation [B, N, 3, H, D] and its attention output [B, N, H, D].
 struct Problem {
   int batch, tokens, heads, head_dim;
@@ -290,11 +295,9 @@ TEST_CASE("distr: G=1 equals exact attention") {
 }
 
 TEST_CASE("distr: identical grouped Q columns give exact attention") {
-  struct Shape {
-    int tokens, head_dim, block, group;
-  };
-  for (const Shape s : {Shape{197, 64, 64, 2}, Shape{197, 128, 16, 2}, Shape{33, 64, 16, 2}, Shape{7, 64, 16, 2},
-                        Shape{33, 128, 64, 4}, Shape{197, 64, 16, 4}}) {
+  const DistrShape shapes[] = {{197, 64, 64, 2}, {197, 128, 16, 2}, {33, 64, 16, 2}, {7, 64, 16, 2}, {33, 128, 64, 4},
+                               {197, 64, 16, 4}};
+  for (const DistrShape& s : shapes) {
     for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample}) {
       for (uint64_t seed : {0ull, 5ull}) {
         CAPTURE(s.tokens);
@@ -325,11 +328,9 @@ TEST_CASE("distr: identical grouped Q columns give exact attention") {
 }
 
 TEST_CASE("distr: matches an independent double-precision evaluation at odd sizes (last block shorter)") {
-  struct Shape {
-    int tokens, head_dim, block, group;
-  };
-  for (const Shape s : {Shape{7, 64, 16, 2}, Shape{197, 64, 64, 2}, Shape{197, 64, 16, 4}, Shape{33, 128, 16, 2},
-                        Shape{33, 64, 64, 2}, Shape{197, 128, 64, 2}}) {
+  const DistrShape shapes[] = {{7, 64, 16, 2}, {197, 64, 64, 2}, {197, 64, 16, 4}, {33, 128, 16, 2}, {33, 64, 64, 2},
+                               {197, 128, 64, 2}};
+  for (const DistrShape& s : shapes) {
     for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample}) {
       CAPTURE(s.tokens);
       CAPTURE(s.block);
@@ -353,11 +354,9 @@ TEST_CASE("distr: matches an independent double-precision evaluation at odd size
 }
 
 TEST_CASE("distr: the CPU engine's BLAS path matches the reference at odd sizes, both hashes, both variants") {
-  struct Shape {
-    int tokens, head_dim, block, group;
-  };
-  for (const Shape s : {Shape{7, 64, 16, 2}, Shape{197, 64, 16, 2}, Shape{197, 64, 64, 4}, Shape{33, 128, 16, 2},
-                        Shape{61, 64, 61, 8}, Shape{50, 64, 7, 2}}) {
+  const DistrShape shapes[] = {{7, 64, 16, 2}, {197, 64, 16, 2}, {197, 64, 64, 4}, {33, 128, 16, 2}, {61, 64, 61, 8},
+                               {50, 64, 7, 2}};
+  for (const DistrShape& s : shapes) {
     for (DistrVariant variant : {DistrVariant::Mean, DistrVariant::Sample}) {
       for (DistrHash hash : {DistrHash::Fma, DistrHash::Int8}) {
         CAPTURE(s.tokens);
