@@ -153,10 +153,11 @@ void save_calibrated_plan(const std::string& path, const CalibrationReport& repo
 
 AttentionPlan resolve_attention(const std::string& text, const VitModel& model) {
   const VitConfig& config = model.config;
-  const bool shipped = text == kCalibratedPlanSpec;
-  const std::string plan_path = shipped ? calibrated_plan_path(model) : text.rfind("plan:", 0) == 0 ? text.substr(5) : "";
+  const bool calibrated = text == kCalibratedPlanSpec;
+  const bool plan_file = !calibrated && text.rfind("plan:", 0) == 0;
+  const std::string plan_path = calibrated ? calibrated_plan_path(model) : plan_file ? text.substr(5) : "";
   AttentionPlan plan = parse_attention(plan_path.empty() ? text : "plan:" + plan_path, config.depth, config.num_heads);
-  if (shipped) plan.name = text;
+  if (calibrated) plan.name = text;
   int rank = 0;
   for (int layer = 0; layer < config.depth; ++layer) {
     for (int head = 0; head < config.num_heads; ++head) {
