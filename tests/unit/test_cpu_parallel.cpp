@@ -1,5 +1,5 @@
 // The CPU engine's own parallelism and vector math: the worker pool runs every item once and passes errors on,
-// GELU and softmax match double-precision references, and the logits do not depend on the thread count.
+// GELU, softmax and LayerNorm match double-precision references, and the logits do not depend on the thread count.
 #include <doctest/doctest.h>
 
 #include <atomic>
