@@ -1,5 +1,8 @@
 #include "gui_options.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -38,7 +41,11 @@ std::optional<int> parse_gui_options(int argc, char** argv, GuiOptions& options)
                  std::string("checkpoint folder, .safetensors file or hub id (default: ") + kDefaultHubId + ")");
   app.add_option("--device,-d", config.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_option("--precision", config.precision, "fp32, fp16 or bf16 (default: fp16 on CUDA, fp32 on CPU)");
-  app.add_option("--threads", config.threads, "CPU threads (0 = all cores)");
+  // The UI and its software renderer keep a core: an engine on every core leaves the window a frame every 50-100 ms
+  // on a busy 2-core machine (tests/cli/gui_script.sh).
+  config.threads = std::max(1, int(std::thread::hardware_concurrency()) - 1);
+  app.add_option("--threads", config.threads, "CPU threads for inference (0 = all cores; default: all but one)")
+      ->capture_default_str();
   app.add_option("--image-size", config.image_size, "run at this square input size");
   app.add_option("--attention", config.attention, "attention to start with (exact, distr:l=64:G=2, plan:FILE, plan:calibrated, ...)")
       ->capture_default_str();
