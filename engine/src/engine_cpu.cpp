@@ -55,25 +55,28 @@ struct AttentionItem {
   int b, h, row_begin, row_end;
 };
 
-// One head of a layer's attention, as the plan says for that head. params holds that head only (heads = 1):
-// qkv [B, N, 3, 1, D] -> out [B, N, 1, D]; cls_probs [B, N] or null.
-void run_attention_head_cpu(const AttentionPlan& plan, int layer, int head, const AttentionParams& params,
-                            float* cls_probs) {
-  const AttentionSpec& spec = plan.at(layer, head);
+// One item of a layer's attention, as the plan says for its head. params covers the whole layer; exact attention
+// runs the item's query rows (scores: scratch for [rows, N]), the other kinds whole heads of one image.
+// cls_probs: the item's [N] row of the class-token probabilities, or null.
+void run_attention_item_cpu(const AttentionPlan& plan, int layer, const AttentionParams& params,
+                            const AttentionItem& item, std::vector<float>& scores, float* cls_probs) {
+  const AttentionSpec& spec = plan.at(layer, item.h);
+  const AttentionParams one = image_head(params, item.b, item.h);
   switch (spec.kind) {
     case AttentionKind::Exact:
-      attention_blas_cpu(params, cls_probs);
+      scores.resize(std::max(scores.size(), size_t(item.row_end - item.row_begin) * params.tokens));
+      attention_blas_rows_cpu(params, item.b, item.h, item.row_begin, item.row_end, scores.data(), cls_probs);
       return;
     case AttentionKind::LowRank:
-      attention_lowrank_cpu(params, plan.lowrank_basis(layer, head, params.head_dim), spec.rank, cls_probs);
+      attention_lowrank_cpu(one, plan.lowrank_basis(layer, item.h, params.head_dim), spec.rank, cls_probs);
       return;
     case AttentionKind::Naive:
     case AttentionKind::Distr:
-      if (cls_probs) attention_cls_probs_cpu(params, spec, cls_probs);
+      if (cls_probs) attention_cls_probs_cpu(one, spec, cls_probs);
       if (spec.kind == AttentionKind::Naive) {
-        attention_exact_cpu(params);
+        attention_exact_cpu(one);
       } else {
-        attention_distr_blas_cpu(params, spec.distr);
+        attention_distr_blas_cpu(one, spec.distr);
       }
       return;
     case AttentionKind::Cudnn:
@@ -189,13 +192,7 @@ void CpuEngine::attention(int layer, int batch) {
   pool_.run(items.size(), [&](size_t index, int thread) {
     const AttentionItem& item = items[index];
     float* head_probs = cls_probs ? cls_probs + (int64_t(item.b) * heads + item.h) * tokens : nullptr;  // [N]
-    if (plan_.at(layer, item.h).kind != AttentionKind::Exact) {
-      run_attention_head_cpu(plan_, layer, item.h, image_head(params, item.b, item.h), head_probs);
-      return;
-    }
-    std::vector<float>& scores = scratch_[thread];  // [rows, N]
-    scores.resize(std::max(scores.size(), size_t(item.row_end - item.row_begin) * tokens));
-    attention_blas_rows_cpu(params, item.b, item.h, item.row_begin, item.row_end, scores.data(), head_probs);
+    run_attention_item_cpu(plan_, layer, params, item, scratch_[thread], head_probs);
   });
   timing_.attention_ms += elapsed_ms(start);
 }

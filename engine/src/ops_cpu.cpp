@@ -104,14 +104,4 @@ void attention_blas_rows_cpu(const AttentionParams& p, int b, int h, int row_beg
               p.qkv_token_stride, 0.0f, out, p.out_token_stride);
 }
 
-void attention_blas_cpu(const AttentionParams& p, float* cls_probs) {
-  std::vector<float> scores(int64_t(p.tokens) * p.tokens);  // [N, N] one head
-  for (int b = 0; b < p.batch; ++b) {
-    for (int h = 0; h < p.heads; ++h) {
-      float* head_probs = cls_probs ? cls_probs + (int64_t(b) * p.heads + h) * p.tokens : nullptr;
-      attention_blas_rows_cpu(p, b, h, 0, p.tokens, scores.data(), head_probs);
-    }
-  }
-}
-
 }  // namespace distrvit

@@ -31,12 +31,10 @@ void patch_embed_cpu(const float* image, const float* weight, const float* bias,
 void patch_embed_rows_cpu(const float* image, const float* weight, const float* bias, float* tokens, int first_patch,
                           int patch_count, int channels, int height, int width, int patch, int embed, float* columns);
 
-// Fast exact attention for the CPU engine (BLAS per head; same contract as attention_exact_cpu).
+// Fast exact attention for the CPU engine (OpenBLAS; attention_exact_cpu's contract) on query rows
+// [row_begin, row_end) of image b, head h: scores [rows, N] is scratch; cls_probs [N] (or null) receives the class
+// token's probabilities when row_begin is 0.
 struct AttentionParams;
-void attention_blas_cpu(const AttentionParams& p, float* cls_probs /* [B, H, N] or null */);
-
-// Query rows [row_begin, row_end) of image b, head h: scores [rows, N] is scratch; cls_probs [N] (or null)
-// receives the class token's probabilities when row_begin is 0.
 void attention_blas_rows_cpu(const AttentionParams& p, int b, int h, int row_begin, int row_end, float* scores,
                              float* cls_probs);
 
