@@ -67,57 +67,52 @@ int main(int argc, char** argv) {
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
       const ShapeData data(s, dtype);
-      const int sets = data.sets;
-      void* const out = data.out;
-      void* const out_ref = data.out_ref;
-      auto params = [&](int set, void* o) { return data.params(set, o); };
-      const double flops = data.flops();
-      const std::string name = data.name();
-      const char* shape_name = name.c_str();
+      const std::string shape_label = data.name();
+      const char* shape_name = shape_label.c_str();
       std::map<std::string, Timing> t;
 
       auto bench = [&](const std::string& name, const std::function<void(int)>& call) {
         try {
-          t[name] = time_calls(call, sets, warmup, reps);
+          t[name] = time_calls(call, data.sets, warmup, reps);
           std::printf("%-16s %-8s %9.4f ms (min %9.4f)  %7.1f TFLOP/s\n", shape_name, name.c_str(), t[name].median_ms,
-                      t[name].min_ms, flops / t[name].median_ms * 1e-9);
+                      t[name].min_ms, data.flops() / t[name].median_ms * 1e-9);
         } catch (const std::exception& e) {
           std::printf("%-16s %-8s ERROR %s\n", shape_name, name.c_str(), e.what());
           cudaGetLastError();
         }
         std::fflush(stdout);
       };
-      if (want("exact")) bench("exact", [&](int set) { attention_exact(params(set, out), nullptr); });
+      if (want("exact")) bench("exact", [&](int set) { attention_exact(data.call(set), nullptr); });
       for (int v = 0; v < flash::kNumVariants; ++v) {
         const std::string name = "v" + std::to_string(v);
         if (want(name.c_str()))
           bench(name, [&, v](int set) {
-            if (!flash::run_fused(params(set, out), v, nullptr)) throw distrvit::Error("not fused-eligible");
+            if (!flash::run_fused(data.call(set), v, nullptr)) throw distrvit::Error("not fused-eligible");
           });
       }
       for (int v = 0; v < hopper::kNumVariants; ++v) {
         const std::string name = "h" + std::to_string(v);
         if (want(name.c_str()))
           bench(name, [&, v](int set) {
-            if (!hopper::run(params(set, out), v, nullptr)) throw distrvit::Error("no Hopper kernel here");
+            if (!hopper::run(data.call(set), v, nullptr)) throw distrvit::Error("no Hopper kernel here");
           });
       }
-      if (want("cudnn")) bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
-      if (want("generic")) bench("generic", [&](int set) { attention_exact_generic(params(set, out), nullptr); });
+      if (want("cudnn")) bench("cudnn", [&](int set) { cudnn.run(data.reference_call(set), nullptr); });
+      if (want("generic")) bench("generic", [&](int set) { attention_exact_generic(data.call(set), nullptr); });
       if (want("naive")) {
-        const size_t ws = naive_workspace_bytes(params(0, out));
+        const size_t ws = naive_workspace_bytes(data.call(0));
         if (ws <= (size_t(8) << 30)) {
           void* workspace = nullptr;
           CUDA_CHECK(cudaMalloc(&workspace, ws));
-          bench("naive", [&](int set) { attention_naive(params(set, out), workspace, nullptr); });
+          bench("naive", [&](int set) { attention_naive(data.call(set), workspace, nullptr); });
           CUDA_CHECK(cudaFree(workspace));
         }
       }
       // Sanity: exact vs cuDNN on set 0.
       float diff = NAN;
       try {
-        attention_exact(params(0, out), nullptr);
-        cudnn.run(params(0, out_ref), nullptr);
+        attention_exact(data.call(0), nullptr);
+        cudnn.run(data.reference_call(0), nullptr);
         diff = data.max_output_difference();
       } catch (const std::exception& e) {
         std::printf("%-16s check ERROR %s\n", shape_name, e.what());
@@ -126,10 +121,10 @@ int main(int argc, char** argv) {
 
       auto cell = [&](const char* k) {
         auto it = t.find(k);
-        return time_cell(it == t.end() ? NAN : it->second.median_ms, flops);
+        return time_cell(it == t.end() ? NAN : it->second.median_ms, data.flops());
       };
-      const int hopper_pick = hopper::auto_variant(params(0, out));
-      const int picked = hopper_pick >= 0 ? hopper_pick : flash::auto_variant(params(0, out));
+      const int hopper_pick = hopper::auto_variant(data.call(0));
+      const int picked = hopper_pick >= 0 ? hopper_pick : flash::auto_variant(data.call(0));
       const char picked_family = hopper_pick >= 0 ? 'h' : 'v';
       std::printf("%-16s exact = %c%d (%s)\n", shape_name, picked_family, picked,
                   hopper_pick >= 0 ? hopper::variant_name(picked) : flash::variant_name(s.D, picked));

@@ -98,10 +98,9 @@ struct ShapeData {
   ShapeData(const ShapeData&) = delete;
   ShapeData& operator=(const ShapeData&) = delete;
 
-  cuda::AttentionDeviceParams params(int set, void* o) const {
-    return cuda::AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
-                                                 s.N, s.H, s.D);
-  }
+  // Attention on input set `set`, written to `out` (call) or `out_ref` (reference_call).
+  cuda::AttentionDeviceParams call(int set) const { return params(set, out); }
+  cuda::AttentionDeviceParams reference_call(int set) const { return params(set, out_ref); }
   double flops() const { return 4.0 * s.B * s.H * double(s.N) * s.N * s.D; }  // exact attention's
   std::string name() const {
     return std::to_string(s.B) + "x" + std::to_string(s.H) + "x" + std::to_string(s.N) + "x" + std::to_string(s.D);
@@ -124,6 +123,12 @@ struct ShapeData {
   size_t elem, qkv_bytes, out_bytes;
   int sets;
   void *qkv = nullptr, *out = nullptr, *out_ref = nullptr;
+
+ private:
+  cuda::AttentionDeviceParams params(int set, void* o) const {
+    return cuda::AttentionDeviceParams::from_qkv(static_cast<char*>(qkv) + size_t(set) * qkv_bytes, o, dtype, s.B,
+                                                 s.N, s.H, s.D);
+  }
 };
 
 // "ms / TFLOP/s" of a median time, or "-" when there is none.

@@ -91,19 +91,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> summary;
     for (const Shape& s : parse_shapes(shapes_arg)) {
       const ShapeData data(s, dtype);
-      const size_t elem = data.elem;
-      const int sets = data.sets;
-      void* const out = data.out;
-      void* const out_ref = data.out_ref;
-      auto params = [&](int set, void* o) { return data.params(set, o); };
-      const double flops = data.flops();
       const std::string shape_label = data.name();
       const char* shape_name = shape_label.c_str();
       std::map<std::string, double> t;
       auto report = [&](const std::string& name, double ms) {
         t[name] = ms;
         std::printf("%-16s %-14s %9.4f ms  %7.1f TFLOP/s (exact-equivalent)\n", shape_name, name.c_str(), ms,
-                    flops / ms * 1e-9);
+                    data.flops() / ms * 1e-9);
         std::fflush(stdout);
       };
       std::vector<std::string> pending_names;  // --interleave: timed together once the shape's calls are known
@@ -116,7 +110,7 @@ int main(int argc, char** argv) {
             pending_names.push_back(name);
             pending_calls.push_back(call);
           } else {
-            report(name, time_calls(call, sets, warmup, reps).median_ms);
+            report(name, time_calls(call, data.sets, warmup, reps).median_ms);
           }
         } catch (const std::exception& e) {
           std::printf("%-16s %-14s ERROR %s\n", shape_name, name.c_str(), e.what());
@@ -125,8 +119,8 @@ int main(int argc, char** argv) {
         }
       };
       std::vector<void*> buffers;  // the prologue benchmarks' outputs, freed with the shape
-      if (wanted("exact")) bench("exact", [&](int set) { attention_exact(params(set, out_ref), nullptr); });
-      if (wanted("cudnn")) bench("cudnn", [&](int set) { cudnn.run(params(set, out_ref), nullptr); });
+      if (wanted("exact")) bench("exact", [&](int set) { attention_exact(data.reference_call(set), nullptr); });
+      if (wanted("cudnn")) bench("cudnn", [&](int set) { cudnn.run(data.reference_call(set), nullptr); });
 
       std::vector<float*> projections;
       auto distr_name = [](int G, const std::string& l) { return "distr G" + std::to_string(G) + " l" + l; };
@@ -146,42 +140,42 @@ int main(int argc, char** argv) {
           projections.push_back(dr);
           const std::string name = distr_name(G, block);
           if (wanted("auto")) {
-            bench(name, [&, d, dr](int set) { attention_distr(params(set, out), d, dr, nullptr); });
+            bench(name, [&, d, dr](int set) { attention_distr(data.call(set), d, dr, nullptr); });
             std::printf("%-16s %-14s auto path: %s\n", shape_name, name.c_str(),
-                        distr::path_name(distr::auto_path(params(0, out), d)));
+                        distr::path_name(distr::auto_path(data.call(0), d)));
           }
           if (G == groups.front()) {
             for (distr::Path path : {distr::Path::kFused64, distr::Path::kFused128, distr::Path::kHopper0,
                                      distr::Path::kHopper1, distr::Path::kPrefused, distr::Path::kExpanded})
               if (wanted(distr::path_name(path)))
                 bench(name + " " + distr::path_name(path),
-                      [&, d, dr, path](int set) { distr::run(params(set, out), d, dr, path, nullptr); });
+                      [&, d, dr, path](int set) { distr::run(data.call(set), d, dr, path, nullptr); });
             // The grouping prologue alone.
             const int nblocks = distr::num_blocks(s.N, l);
             void *perm = nullptr, *qf = nullptr, *q_rows = nullptr;
             CUDA_CHECK(cudaMalloc(&perm, size_t(s.B) * s.H * nblocks * s.D));
-            CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * elem));
-            CUDA_CHECK(cudaMalloc(&q_rows, size_t(s.B) * s.H * s.N * s.D * elem));
+            CUDA_CHECK(cudaMalloc(&qf, size_t(s.B) * s.H * s.N * distr::fused_width(s.D, G) * data.elem));
+            CUDA_CHECK(cudaMalloc(&q_rows, size_t(s.B) * s.H * s.N * s.D * data.elem));
             buffers.insert(buffers.end(), {perm, qf, q_rows});
             if (wanted("group"))
               bench(name + " group", [&, d, dr, perm, qf](int set) {
-                distr::group_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
+                distr::group_blocks(data.call(set), d, dr, static_cast<uint8_t*>(perm), qf, nullptr);
               });
             // The expanded path's prologue alone (Q' rows of D columns).
             if (wanted("expand"))
               bench(name + " expand", [&, d, dr, perm, q_rows](int set) {
-                distr::expand_blocks(params(set, out), d, dr, static_cast<uint8_t*>(perm), q_rows, {}, nullptr);
+                distr::expand_blocks(data.call(set), d, dr, static_cast<uint8_t*>(perm), q_rows, {}, nullptr);
               });
           }
           // Sanity: distr vs exact on set 0 (approximation error, not a correctness check).
-          attention_distr(params(0, out), d, dr, nullptr);
-          attention_exact(params(0, out_ref), nullptr);
+          attention_distr(data.call(0), d, dr, nullptr);
+          attention_exact(data.reference_call(0), nullptr);
           const float diff = data.max_output_difference();
           std::printf("%-16s %-14s max |distr - exact| = %.3g\n", shape_name, name.c_str(), diff);
         }
       }
       if (!pending_calls.empty()) {
-        const std::vector<Timing> timings = time_interleaved(pending_calls, sets, warmup, reps);
+        const std::vector<Timing> timings = time_interleaved(pending_calls, data.sets, warmup, reps);
         for (size_t i = 0; i < timings.size(); ++i) report(pending_names[i], timings[i].median_ms);
       }
       for (float* p : projections) CUDA_CHECK(cudaFree(p));
@@ -189,7 +183,7 @@ int main(int argc, char** argv) {
 
       auto cell = [&](const std::string& k) {
         auto it = t.find(k);
-        return time_cell(it == t.end() ? NAN : it->second, flops);
+        return time_cell(it == t.end() ? NAN : it->second, data.flops());
       };
       auto ratio = [&](const std::string& a, const std::string& b) {
         if (!t.count(a) || !t.count(b)) return std::string("-");
