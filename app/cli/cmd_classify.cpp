@@ -1,4 +1,4 @@
-// distrvit classify IMAGE...: top-k labels and probabilities.
+// distrvit classify IMAGE...: top-k labels and probabilities; http(s) URLs are fetched into the cache first.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +8,7 @@
 #include "distrvit/calibrate.h"
 #include "distrvit/batch_loader.h"
 #include "distrvit/evaluation.h"
+#include "distrvit/image_url.h"
 #include "distrvit/labels.h"
 
 namespace distrvit::cli {
@@ -26,8 +27,10 @@ void run_classify(const ClassifyOptions& o) {
   const auto model = o.model.load();
   auto engine = create_engine(model, o.model.engine_options());
   engine->set_attention(resolve_attention(o.attention, *model));
+  std::vector<std::string> files;
+  for (const std::string& image : o.images) files.push_back(is_image_url(image) ? resolve_image_url(image) : image);
   Tensor input;
-  load_images_into(o.images, model->config.preprocess, 4, input);  // all images decode before anything prints
+  load_images_into(files, model->config.preprocess, 4, input);  // all images decode before anything prints
   const Tensor logits = engine->forward(input);
   const int64_t num_classes = logits.dim(1);
 
@@ -56,7 +59,8 @@ void add_classify_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--topk,-k", options->topk, "how many classes to print")->capture_default_str()->check(CLI::Range(1, 1000));
   command->add_flag("--json", options->json, "print a JSON list on stdout");
-  command->add_option("images", options->images, "image files (JPEG, PNG, ...)")->required();
+  command->add_option("images", options->images, "image files (JPEG, PNG, ...) or http(s) URLs of images")
+      ->required();
   command->callback([options] { run_classify(*options); });
 }
 

@@ -314,4 +314,10 @@ DownloadedFile download_to_file(const std::string& url, const std::string& path,
   return result;
 }
 
+std::string sha256_hex(const std::string& bytes) {
+  Sha256 digest;
+  digest.update(bytes.data(), bytes.size());
+  return digest.hex();
+}
+
 }  // namespace distrvit::detail

@@ -1,5 +1,5 @@
 // Internal: one HTTP(S) GET into a local file with libcurl, checked for size and, where the server
-// names one, SHA-256. Used by hub.cpp; not part of the public interface.
+// names one, SHA-256. Used by hub.cpp and image_url.cpp; not part of the public interface.
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -27,5 +27,8 @@ struct DownloadedFile {
 // Throws DownloadFailure for HTTP >= 400, network errors, a Content-Length or SHA-256 mismatch and
 // local write errors. `path` may hold partial data afterwards: the caller removes it.
 DownloadedFile download_to_file(const std::string& url, const std::string& path, const DownloadProgress& progress);
+
+// Lower-case hex SHA-256 of `bytes` (OpenSSL).
+std::string sha256_hex(const std::string& bytes);
 
 }  // namespace distrvit::detail

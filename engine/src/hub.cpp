@@ -1,12 +1,7 @@
 #include "distrvit/hub.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -17,6 +12,7 @@
 
 #include "distrvit/error.h"
 #include "distrvit/safetensors.h"
+#include "cache_files.h"
 #include "http_download.h"
 
 namespace distrvit {
@@ -27,17 +23,8 @@ constexpr const char* kDefaultEndpoint = "https://huggingface.co";
 constexpr const char* kRevision = "main";
 constexpr const char* kTimmHubPrefix = "hf-hub:";
 constexpr const char* kDefaultModelFolder = "vit_tiny_patch16_224.augreg_in21k_ft_in1k";
-constexpr const char* kPartInfix = ".part-";  // "<name>.part-<pid>": a download in progress
 
-std::string environment(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
-bool is_truthy(std::string value) {
-  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
-  return value == "1" || value == "true" || value == "yes" || value == "on";
-}
+using detail::environment_variable;
 
 bool path_exists(const std::string& path) {
   std::error_code ignored;
@@ -97,7 +84,7 @@ bool is_complete(const fs::path& entry) {
 
 std::string endpoint_of(const HubOptions& options) {
   std::string endpoint = options.endpoint;
-  if (endpoint.empty()) endpoint = environment("HF_ENDPOINT");
+  if (endpoint.empty()) endpoint = environment_variable("HF_ENDPOINT");
   if (endpoint.empty()) endpoint = kDefaultEndpoint;
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
   return endpoint;
@@ -140,50 +127,10 @@ void check_content(const RepoFile& file, const fs::path& path) {
 
 // ---- writing into the cache ---------------------------------------------------------------------
 
-// "<name>.part-<pid>" beside its final name; removed unless moved into place.
-class PartFile {
- public:
-  PartFile(const fs::path& folder, const std::string& name)
-      : path_(folder / (name + kPartInfix + std::to_string(::getpid()))) {}
-  ~PartFile() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove(path_, ignored);
-  }
-  PartFile(const PartFile&) = delete;
-  PartFile& operator=(const PartFile&) = delete;
-
-  const fs::path& path() const { return path_; }
-
-  void move_to(const fs::path& final_path) {
-    std::error_code error;
-    fs::rename(path_, final_path, error);
-    if (error) fail(final_path.string(), "cannot move the download into place: {}", error.message());
-    path_.clear();
-  }
-
- private:
-  fs::path path_;
-};
-
-bool is_running(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
-
-// Part files left behind by processes that died mid-download.
-void remove_abandoned_parts(const fs::path& entry) {
-  std::error_code error;
-  for (const fs::directory_entry& item : fs::directory_iterator(entry, error)) {
-    std::string name = item.path().filename().string();
-    size_t infix = name.rfind(kPartInfix);
-    if (infix == std::string::npos) continue;
-    pid_t owner = static_cast<pid_t>(std::atol(name.c_str() + infix + std::char_traits<char>::length(kPartInfix)));
-    std::error_code ignored;
-    if (owner <= 0 || !is_running(owner)) fs::remove(item.path(), ignored);
-  }
-}
-
 // Downloads one file into `entry`; returns false when an optional file does not exist upstream.
 bool fetch_file(const HubId& id, const RepoFile& file, const fs::path& entry, const HubOptions& options) {
   std::string url = file_url(endpoint_of(options), id, file);
-  PartFile part(entry, file.name);
+  detail::PartFile part(entry, file.name);
   detail::DownloadProgress progress;
   if (options.progress)
     progress = [&](size_t done, size_t total) { options.progress(file.name, done, total); };
@@ -210,7 +157,7 @@ void download_entry(const HubId& id, const fs::path& entry, const HubOptions& op
   std::error_code error;
   fs::create_directories(entry, error);
   if (error) fail(entry.string(), "cannot create the cache folder: {}", error.message());
-  remove_abandoned_parts(entry);
+  detail::remove_abandoned_parts(entry);
   std::vector<fs::path> placed;
   try {
     for (const RepoFile& file : kRepoFiles)
@@ -221,14 +168,14 @@ void download_entry(const HubId& id, const fs::path& entry, const HubOptions& op
   }
 }
 
-bool offline(const HubOptions& options) { return options.offline || is_truthy(environment("DISTRVIT_OFFLINE")); }
-
 }  // namespace
 
 std::string default_cache_dir() {
-  if (std::string dir = environment("DISTRVIT_CACHE"); !dir.empty()) return dir;
-  if (std::string xdg = environment("XDG_CACHE_HOME"); !xdg.empty()) return (fs::path(xdg) / "distrvit").string();
-  if (std::string home = environment("HOME"); !home.empty()) return (fs::path(home) / ".cache" / "distrvit").string();
+  if (std::string dir = environment_variable("DISTRVIT_CACHE"); !dir.empty()) return dir;
+  if (std::string xdg = environment_variable("XDG_CACHE_HOME"); !xdg.empty())
+    return (fs::path(xdg) / "distrvit").string();
+  if (std::string home = environment_variable("HOME"); !home.empty())
+    return (fs::path(home) / ".cache" / "distrvit").string();
   throw Error("model cache: none of DISTRVIT_CACHE, XDG_CACHE_HOME, HOME is set");
 }
 
@@ -239,10 +186,9 @@ std::string resolve_model(const std::string& spec, const HubOptions& options) {
   std::optional<HubId> id = parse_hub_id(spec);
   if (!id) fail(spec, "no such file or folder");
 
-  fs::path cache = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  fs::path entry = cache / id->cache_folder();
+  fs::path entry = detail::cache_root(options) / id->cache_folder();
   if (is_complete(entry)) return entry.string();
-  if (offline(options)) fail(id->text(), "not in cache {} and offline", entry.string());
+  if (detail::downloads_disabled(options)) fail(id->text(), "not in cache {} and offline", entry.string());
   download_entry(*id, entry, options);
   return entry.string();
 }

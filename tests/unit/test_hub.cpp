@@ -1,4 +1,4 @@
-// Hub ids and the model cache, against a local HTTP server (python3 http.server) on 127.0.0.1.
+// Hub ids and the model cache, and image URLs, against a local HTTP server (python3 http.server) on 127.0.0.1.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -22,6 +22,7 @@
 
 #include "distrvit/error.h"
 #include "distrvit/hub.h"
+#include "distrvit/image_url.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -245,13 +246,19 @@ struct LocalHub {
   }
 };
 
-std::string error_of(const std::string& spec, const HubOptions& options) {
+// The message of the distrvit::Error that call() throws, or "(no error)".
+template <typename Call>
+std::string error_text(const Call& call) {
   try {
-    distrvit::resolve_model(spec, options);
+    call();
   } catch (const distrvit::Error& error) {
     return error.what();
   }
   return "(no error)";
+}
+
+std::string error_of(const std::string& spec, const HubOptions& options) {
+  return error_text([&] { distrvit::resolve_model(spec, options); });
 }
 
 }  // namespace
@@ -460,4 +467,94 @@ TEST_CASE("hub: a sha256 ETag without a redirect is verified too") {
   std::string error = error_of(kId, hub.options(server));
   CHECK_MESSAGE(error.find("SHA-256 mismatch") != std::string::npos, error);
   CHECK(!fs::exists(hub.entry()));
+}
+
+// ---- image URLs ---------------------------------------------------------------------------------
+
+namespace {
+
+fs::path sample_image() {
+  return distrvit::test::shared_dir() / "data" / "imagenet" / "samples" / "n01440764_tench.JPEG";
+}
+
+std::string image_url_error(const std::string& url, const HubOptions& options) {
+  return error_text([&] { distrvit::resolve_image_url(url, options); });
+}
+
+}  // namespace
+
+TEST_CASE("image URL: http and https only") {
+  CHECK(distrvit::is_image_url("http://example.com/cat.jpg"));
+  CHECK(distrvit::is_image_url("https://example.com/cat.jpg"));
+  for (const char* not_a_url : {"", "cat.jpg", "/tmp/http://x.jpg", "ftp://example.com/cat.jpg", "file:///cat.jpg",
+                                "HTTP//example.com"})
+    CHECK_MESSAGE(!distrvit::is_image_url(not_a_url), not_a_url);
+  CHECK(image_url_error("cat.jpg", {}) == "cat.jpg: not an http:// or https:// URL");
+}
+
+TEST_CASE("image URL: downloaded once into the cache, identical, then found offline") {
+  LocalHub hub;
+  write_text(hub.served.path() / "photos" / "tench.JPEG", read_text(sample_image()));
+  LocalServer server(hub.served.path());
+  const HubOptions options = hub.options(server);
+  const std::string url = server.endpoint() + "/photos/tench.JPEG?size=large#top";
+
+  const fs::path path = distrvit::resolve_image_url(url, options);
+  CHECK(path.filename() == "tench.JPEG");
+  CHECK(path.parent_path().parent_path() == hub.cache.path() / "images");
+  CHECK(read_text(path) == read_text(sample_image()));
+  CHECK(regular_files_under(hub.cache.path()).size() == 1);  // no part file left
+  CHECK(server.request_count() == 1);
+
+  CHECK(distrvit::resolve_image_url(url, options) == path.string());
+  HubOptions offline = options;
+  offline.offline = true;
+  CHECK(distrvit::resolve_image_url(url, offline) == path.string());
+  CHECK(server.request_count() == 1);
+
+  const fs::path other = distrvit::resolve_image_url(server.endpoint() + "/photos/tench.JPEG", options);
+  CHECK(other.filename() == "tench.JPEG");
+  CHECK(other.parent_path() != path.parent_path());  // another URL, another entry
+}
+
+TEST_CASE("image URL: a 404, a dropped connection or a file that is not an image leaves nothing in the cache") {
+  LocalHub hub;
+  const std::string image = read_text(sample_image());
+  write_text(hub.served.path() / "half.jpg", image.substr(0, image.size() / 2));
+  write_text(hub.served.path() / "notes.jpg", "these are notes, not a JPEG");
+  write_text(hub.served.path() / "cut.jpg", image);
+  write_text(hub.served.path() / "cut.jpg.cut", "1000");
+  LocalServer server(hub.served.path());
+  const HubOptions options = hub.options(server);
+  auto url = [&](const std::string& name) { return server.endpoint() + "/" + name; };
+
+  CHECK(image_url_error(url("missing.jpg"), options) ==
+        url("missing.jpg") + ": download failed: HTTP 404 from " + url("missing.jpg"));
+  for (const char* name : {"half.jpg", "notes.jpg"}) {
+    const std::string error = image_url_error(url(name), options);
+    CHECK_MESSAGE(error.rfind(url(name) + ": downloaded, but ", 0) == 0, error);
+  }
+  const std::string error = image_url_error(url("cut.jpg"), options);
+  CHECK_MESSAGE(error.rfind(url("cut.jpg") + ": download failed: ", 0) == 0, error);
+  CHECK(regular_files_under(hub.cache.path()).empty());
+  CHECK((!fs::exists(hub.cache.path() / "images") || fs::is_empty(hub.cache.path() / "images")));
+}
+
+TEST_CASE("image URL: offline and not cached names the URL and where it would be, with odd names made safe") {
+  TempDir cache;
+  HubOptions options;
+  options.cache_dir = cache.path().string();
+  options.offline = true;
+  auto cached_name = [&](const std::string& url) {
+    const std::string error = image_url_error(url, options), tail = " and offline";
+    REQUIRE_MESSAGE(error.size() > tail.size(), error);
+    REQUIRE_MESSAGE(error.rfind(url + ": not in cache " + (cache / "images").string() + "/", 0) == 0, error);
+    return fs::path(error.substr(0, error.size() - tail.size())).filename().string();
+  };
+  CHECK(cached_name("https://example.com/a/b/cat.jpg") == "cat.jpg");
+  CHECK(cached_name("https://example.com") == "image");
+  CHECK(cached_name("https://example.com/photos/") == "image");
+  CHECK(cached_name("https://example.com/.hidden") == "image.hidden");
+  CHECK(cached_name("https://example.com/a%20cat;1.png?x=/y") == "a_20cat_1.png");
+  CHECK(regular_files_under(cache.path()).empty());
 }
