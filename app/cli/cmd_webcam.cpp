@@ -1,4 +1,4 @@
-// distrvit webcam (--camera N | --video FILE): live classification, one line per frame and the mean FPS,
+// distrvit webcam (--camera N | --video FILE|URL): live classification, one line per frame and the mean FPS,
 // on the same pipeline as distrvit-gui (capture thread, newest frame wins, inference thread).
 #include <atomic>
 #include <chrono>
@@ -52,7 +52,10 @@ std::string describe_source(const media::PipelineStatus& status, media::Pacing p
     line += fmt::format(" {:.2f} fps, length unknown", status.source_fps);
   }
   if (!decoder.empty()) line += ", decoded by " + decoder;
-  line += pacing == media::Pacing::EveryFrame ? "; every frame, unpaced" : "; real time, late frames dropped";
+  if (status.source_fps <= 0)
+    line += "; as frames come, late frames dropped";
+  else
+    line += pacing == media::Pacing::EveryFrame ? "; every frame, unpaced" : "; real time, late frames dropped";
   return line;
 }
 
@@ -139,7 +142,8 @@ void add_webcam_command(CLI::App& app) {
   auto options = std::make_shared<WebcamOptions>();
   CLI::App* command = app.add_subcommand("webcam", "classify live frames of a camera or a video file");
   auto* camera = command->add_option("--camera", options->camera, "camera index (OpenCV)");
-  auto* video = command->add_option("--video", options->video, "video file");
+  auto* video = command->add_option("--video", options->video,
+                                    "video file, or a stream URL (rtsp://, udp://, http://, ...: FFmpeg's protocols)");
   camera->excludes(video);
   command->add_option("--frames", options->frames, "stop after N frames (default: the whole video; a camera runs until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);

@@ -117,7 +117,8 @@ std::unique_ptr<FrameSource> open_opencv_video(const std::string& path) {
   if (!capture.open(path, backend)) fail(path, "cannot open as a video (unknown format, or the file is corrupt)");
   cv::Mat first;
   if (!capture.read(first) || first.empty()) fail(path, "no frame could be decoded (empty or corrupt video)");
-  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), path, path, backend, false);
+  return std::make_unique<CaptureSource>(std::move(capture), std::move(first), path, path, backend,
+                                         has_live_scheme(path));
 }
 
 }  // namespace distrvit::media

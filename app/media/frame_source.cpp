@@ -53,7 +53,26 @@ std::unique_ptr<FrameSource> open_source(const SourceSpec& spec) {
   throw Error("source: none chosen");
 }
 
+bool is_stream_url(const std::string& path) {
+  const size_t scheme_end = path.find("://");
+  if (scheme_end == std::string::npos || scheme_end == 0 || !std::isalpha(static_cast<unsigned char>(path[0])))
+    return false;
+  return std::all_of(path.begin(), path.begin() + scheme_end, [](unsigned char c) {
+    return std::isalnum(c) || c == '+' || c == '-' || c == '.';
+  });
+}
+
+bool has_live_scheme(const std::string& url) {
+  if (!is_stream_url(url)) return false;
+  std::string scheme = url.substr(0, url.find("://"));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  static const char* const kLiveSchemes[] = {"rtsp", "rtsps", "rtmp", "rtmps", "rtp", "udp", "srt", "tcp"};
+  return std::any_of(std::begin(kLiveSchemes), std::end(kLiveSchemes),
+                     [&](const char* live) { return scheme == live; });
+}
+
 void check_video_path(const std::string& path) {
+  if (is_stream_url(path)) return;
   std::error_code error;
   if (!std::filesystem::exists(path, error)) fail(path, "no such video file");
   if (std::filesystem::is_directory(path, error)) fail(path, "is a folder, not a video file");

@@ -16,7 +16,7 @@ struct SourceSpec {
   enum class Kind { None, Camera, Video, Images };
   Kind kind = Kind::None;
   int camera_index = 0;
-  std::vector<std::string> paths;  // Video: one file. Images: image files and/or folders (expanded, sorted).
+  std::vector<std::string> paths;  // Video: one file or stream URL. Images: image files and/or folders (sorted).
 
   static SourceSpec camera(int index);
   static SourceSpec video(const std::string& path);
@@ -38,7 +38,7 @@ class FrameSource {
   virtual bool read(CapturedFrame& frame) = 0;
   virtual bool rewind() = 0;               // back to the first frame; false when the source cannot
   virtual double frame_rate() const = 0;   // frames per second to play at; 0 = as they come (cameras)
-  virtual bool live() const = 0;           // a camera: frames arrive at their own pace and cannot be replayed
+  virtual bool live() const = 0;           // a camera or live stream: frames come at their own pace, no replay
   virtual int64_t frame_count() const = 0; // -1 when unknown
   virtual std::string name() const = 0;
 };
@@ -51,7 +51,11 @@ std::unique_ptr<FrameSource> open_source(const SourceSpec& spec);
 std::unique_ptr<FrameSource> open_camera(int index);
 std::unique_ptr<FrameSource> open_video(const std::string& path);
 std::string video_backend();  // what decodes videos, e.g. "FFmpeg 5.1.6 (libavcodec 59.37.100)"; "" when nothing does
-void check_video_path(const std::string& path);  // throws Error when `path` is missing or a folder
+void check_video_path(const std::string& path);  // throws Error when `path` is missing or a folder; URLs pass
+// "<scheme>://...": a network stream or remote file (rtsp://, http://, udp://, ...), opened by the demuxer itself.
+bool is_stream_url(const std::string& path);
+// A URL whose scheme only carries live streams (rtsp, rtmp, rtp, udp, srt, tcp): no length, no replay.
+bool has_live_scheme(const std::string& url);
 
 // Still images, shown for `seconds_per_image` each while playing.
 std::unique_ptr<FrameSource> open_images(const std::vector<std::string>& paths, double seconds_per_image = 1.0);

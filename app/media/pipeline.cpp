@@ -121,8 +121,9 @@ void Pipeline::capture_loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   Clock::time_point next_due;
   const auto can_capture = [&] {
+    // A live source is read as it comes even for EveryFrame: frames left waiting would only grow the delay.
     return source_ && !status_.source_ended && (playing_ || step_requests_ > 0) &&
-           (playback_.pacing != Pacing::EveryFrame || !mailbox_);
+           (playback_.pacing != Pacing::EveryFrame || !mailbox_ || source_->live());
   };
   while (true) {
     capture_wake_.wait(lock, [&] { return stopping_ || pending_source_ || can_capture(); });

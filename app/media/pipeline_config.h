@@ -28,7 +28,7 @@ inline bool needs_new_engines(const PipelineConfig& a, const PipelineConfig& b) 
 
 enum class Pacing {
   Realtime,    // play videos and image lists at their frame rate; when inference lags, the newest frame wins
-  EveryFrame,  // hand every frame to inference, as fast as it takes them (no frame dropped)
+  EveryFrame,  // hand every frame to inference, as fast as it takes them (none dropped; live sources: as Realtime)
 };
 
 struct PlaybackOptions {

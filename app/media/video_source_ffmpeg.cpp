@@ -1,5 +1,5 @@
-// Video files decoded with FFmpeg (libavformat + libavcodec, frame-threaded) and converted to RGB8 at the source
-// size with libswscale. Every libav failure becomes Error("<file>: <problem> (<FFmpeg's reason>)").
+// Video files and network streams decoded with FFmpeg (libavformat + libavcodec, frame-threaded) and converted to
+// RGB8 at the source size with libswscale. Every libav failure becomes Error("<file>: <problem> (<reason>)").
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -8,6 +8,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
+#include <libavutil/dict.h>
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -22,6 +23,10 @@ namespace distrvit::media {
 namespace {
 
 constexpr double kFallbackVideoFps = 25.0;
+constexpr const char* kNetworkTimeoutMicroseconds = "10000000";  // a stream silent this long is an error
+// A live stream joined between key frames, or one that lost packets, has packets the decoder cannot use yet: up
+// to this many in a row are skipped before the stream counts as undecodable.
+constexpr int kMaxUndecodableLivePackets = 1000;
 
 struct FormatContextCloser {
   void operator()(AVFormatContext* context) const { avformat_close_input(&context); }
@@ -57,6 +62,18 @@ void silence_ffmpeg_logging() {
     return true;
   }();
   (void)silenced;
+}
+
+// Options for avformat_open_input: I/O timeouts for network streams, so that a camera that goes away ends
+// with an error instead of a read that never returns.
+AVDictionary* open_options(const std::string& path) {
+  AVDictionary* options = nullptr;
+  if (!is_stream_url(path)) return options;
+  static const bool network_ready = avformat_network_init() == 0;
+  (void)network_ready;
+  av_dict_set(&options, "rw_timeout", kNetworkTimeoutMicroseconds, 0);
+  av_dict_set(&options, "timeout", kNetworkTimeoutMicroseconds, 0);
+  return options;
 }
 
 bool is_full_range(const AVFrame& frame) {
@@ -115,7 +132,9 @@ class FfmpegVideoSource : public FrameSource {
  public:
   explicit FfmpegVideoSource(const std::string& path) : path_(path) {
     AVFormatContext* opened = nullptr;
-    int rc = avformat_open_input(&opened, path.c_str(), nullptr, nullptr);
+    AVDictionary* options = open_options(path);
+    int rc = avformat_open_input(&opened, path.c_str(), nullptr, &options);
+    av_dict_free(&options);
     if (rc < 0) fail(path, "cannot open as a video ({})", av_error_text(rc));
     format_.reset(opened);
     rc = avformat_find_stream_info(format_.get(), nullptr);
@@ -145,6 +164,7 @@ class FfmpegVideoSource : public FrameSource {
     const double fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
     frame_rate_ = fps > 0 && fps < 1000 ? fps : kFallbackVideoFps;
     frame_count_ = stream_->nb_frames > 0 ? stream_->nb_frames : -1;
+    live_ = is_live_stream(path);
     indexed_end_ = indexed_end(*stream_);
     file_size_ = format_->pb ? avio_size(format_->pb) : -1;
 
@@ -188,12 +208,21 @@ class FfmpegVideoSource : public FrameSource {
     return true;
   }
 
-  double frame_rate() const override { return frame_rate_; }
-  bool live() const override { return false; }
-  int64_t frame_count() const override { return frame_count_; }
+  double frame_rate() const override { return live_ ? 0.0 : frame_rate_; }
+  bool live() const override { return live_; }
+  int64_t frame_count() const override { return live_ ? -1 : frame_count_; }
   std::string name() const override { return path_; }
 
  private:
+  // A live-scheme URL, or another URL (http, ...) with neither a length nor seeking; a remote file is played
+  // like a local one.
+  bool is_live_stream(const std::string& path) const {
+    if (!is_stream_url(path)) return false;
+    if (has_live_scheme(path)) return true;
+    const bool seekable = format_->pb && (format_->pb->seekable & AVIO_SEEKABLE_NORMAL);
+    return !seekable && format_->duration == AV_NOPTS_VALUE;
+  }
+
   // The byte where the demuxer's index (MP4's sample table, Matroska's cues) says the stream's data ends.
   static int64_t indexed_end(AVStream& stream) {
     int64_t end = 0;
@@ -214,15 +243,20 @@ class FfmpegVideoSource : public FrameSource {
   }
 
   // Decodes the next frame of the video stream into decoded_; false at the end. A damaged packet throws (the
-  // next call goes on after it); a file that cannot be read further ends, with one Error once the decoder is empty.
+  // next call goes on after it), except in a live stream, which skips it; a file that cannot be read further
+  // ends, with one Error once the decoder is empty.
   bool decode_next() {
     while (!ended_) {
       int rc = avcodec_receive_frame(codec_.get(), decoded_.get());
-      if (rc == 0) return true;
+      if (rc == 0) {
+        undecodable_in_a_row_ = 0;
+        return true;
+      }
       if (rc == AVERROR_EOF) {
         ended_ = true;
         break;
       }
+      if (rc != AVERROR(EAGAIN) && skip_in_live_stream()) continue;
       if (rc != AVERROR(EAGAIN)) fail(path_, "cannot decode frame {} ({})", next_index_, av_error_text(rc));
       if (draining_) {  // a drained decoder should say EOF; nothing more can come either way
         ended_ = true;
@@ -236,10 +270,14 @@ class FfmpegVideoSource : public FrameSource {
       rc = avcodec_send_packet(codec_.get(), packet_.get());
       packet_unsent_ = rc == AVERROR(EAGAIN);  // the decoder is full: receive first, then send this packet again
       if (!packet_unsent_) av_packet_unref(packet_.get());
-      if (rc < 0 && rc != AVERROR(EAGAIN)) fail(path_, "cannot decode frame {} ({})", next_index_, av_error_text(rc));
+      if (rc < 0 && rc != AVERROR(EAGAIN) && !skip_in_live_stream())
+        fail(path_, "cannot decode frame {} ({})", next_index_, av_error_text(rc));
     }
     if (!end_reported_) {  // say once per pass why the file ended early, if it did
       end_reported_ = true;
+      if (read_error_ != 0 && live_) {
+        fail(path_, "the stream broke off after {} frames ({})", next_index_, av_error_text(read_error_));
+      }
       if (read_error_ != 0) {
         fail(path_, "truncated or unreadable after {} frames ({})", next_index_, av_error_text(read_error_));
       }
@@ -250,6 +288,9 @@ class FfmpegVideoSource : public FrameSource {
     }
     return false;
   }
+
+  // A decoding error of a live stream: true while it may still be a stream joined between key frames.
+  bool skip_in_live_stream() { return live_ && ++undecodable_in_a_row_ < kMaxUndecodableLivePackets; }
 
   // Reads the next packet of the video stream into packet_; false at the end of the file or when it cannot be
   // read further (the reason is kept in read_error_).
@@ -276,6 +317,8 @@ class FfmpegVideoSource : public FrameSource {
   int stream_index_ = -1;
   double frame_rate_ = kFallbackVideoFps;
   int64_t frame_count_ = -1;
+  bool live_ = false;           // a network stream that comes at its own pace (is_live_stream)
+  int undecodable_in_a_row_ = 0;  // live streams: decoding errors since the last frame
   bool pending_ = false;        // decoded_ holds the frame decoded while opening, not yet handed out
   Clock::time_point pending_started_;
   bool packet_unsent_ = false;  // packet_ holds a packet the decoder refused for now

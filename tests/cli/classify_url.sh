@@ -3,53 +3,36 @@
 # (found again with the server gone and downloads off), and a bad URL is one error line naming it, a non-zero
 # exit, nothing on stdout and nothing left in the cache.
 set -uo pipefail
-bin=${DISTRVIT_BIN:?}/distrvit
-shared=${DISTRVIT_SHARED:-${DISTRVIT_ROOT:?}/../shared}
-samples=$shared/data/imagenet/samples
-tmp=$(mktemp -d)
-server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
-export DISTRVIT_CACHE=$tmp/cache no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+source "$(dirname "$0")/../gui/lib.sh"
+gui_test_setup classify_url "$bin/distrvit" python3
+export DISTRVIT_CACHE=$tmp/cache
 unset DISTRVIT_OFFLINE
-fail() { echo "FAIL: $*"; exit 1; }
+classify() { "$bin/distrvit" classify --device cpu --model "$model" "$@"; }
+cached_files() { find "$tmp/cache/images" -type f 2>/dev/null | wc -l; }
 
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$samples" >"$tmp/server.log" 2>&1 &
-server=$!
-port=""
-for _ in $(seq 200); do
-  port=$(sed -nE 's/.* port ([0-9]+).*/\1/p' "$tmp/server.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || fail "the local HTTP server did not start: $(cat "$tmp/server.log")"
-url=http://127.0.0.1:$port/n01440764_tench.JPEG
-
-"$bin" classify --device cpu --json --topk 5 "$url" "$samples/n01440764_tench.JPEG" >"$tmp/both.json" ||
-  fail "classify of $url failed"
-python3 - "$tmp/both.json" "$url" <<'PY' || fail "URL and file predictions differ"
+start_http_server "$samples"
+url=$http_root/n01440764_tench.JPEG
+classify --json --topk 5 "$url" "$samples/n01440764_tench.JPEG" >"$tmp/both.json" 2>"$tmp/err"
+check "classify $url exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+check "the URL's predictions are the file's, top-1 tench" python3 - "$tmp/both.json" "$url" <<'PY'
 import json, sys
 from_url, from_file = json.load(open(sys.argv[1]))
 assert from_url["image"] == sys.argv[2], from_url["image"]
 assert from_url["top"] == from_file["top"], (from_url["top"], from_file["top"])
 assert from_url["top"][0]["label"] == "tench", from_url["top"][0]
-print("ok   URL and file agree:", from_url["top"][0])
 PY
-[ "$(find "$tmp/cache/images" -type f | wc -l)" -eq 1 ] || fail "cache: $(find "$tmp/cache" -type f)"
+check "one file in the cache ($(cached_files))" test "$(cached_files)" -eq 1
 
-missing=http://127.0.0.1:$port/missing.jpg
-"$bin" classify --device cpu "$missing" >"$tmp/stdout" 2>"$tmp/stderr"
+missing=$http_root/missing.jpg
+classify "$missing" >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
-[ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "$missing: exit code $rc"
-[ "$(grep -c . "$tmp/stderr")" -eq 1 ] || fail "stderr is not one line: $(cat "$tmp/stderr")"
-grep -qF "distrvit: error: $missing: download failed: HTTP 404" "$tmp/stderr" || fail "error: $(cat "$tmp/stderr")"
-[ ! -s "$tmp/stdout" ] || fail "output on stdout: $(cat "$tmp/stdout")"
-[ "$(find "$tmp/cache/images" -type f | wc -l)" -eq 1 ] || fail "the failed download left files"
-echo "ok   $(cat "$tmp/stderr")"
+check "404: exit code 1..127 (got $rc)" test $rc -ne 0 -a $rc -lt 128
+check "404: one error line naming the URL: $(cat "$tmp/stderr")" \
+  test "$(cat "$tmp/stderr")" = "distrvit: error: $missing: download failed: HTTP 404 from $missing"
+check "404: nothing on stdout" test ! -s "$tmp/stdout"
+check "404: nothing added to the cache" test "$(cached_files)" -eq 1
 
-kill "$server"
-wait "$server" 2>/dev/null
-server=""
-DISTRVIT_OFFLINE=1 "$bin" classify --device cpu "$url" >"$tmp/offline.txt" ||
-  fail "the cached image was not found offline"
-grep -q "tench" "$tmp/offline.txt" || fail "offline: $(cat "$tmp/offline.txt")"
-echo "ok   cached: classified again with the server gone and downloads off"
+stop_http_server
+DISTRVIT_OFFLINE=1 classify "$url" >"$tmp/offline" 2>"$tmp/err"
+check "cached: classified again with the server gone and downloads off ($(cat "$tmp/err"))" grep -q tench "$tmp/offline"
+finish

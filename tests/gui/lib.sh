@@ -1,4 +1,5 @@
-# Helpers for the GUI and webcam tests (sourced by tests/cli/gui_*.sh and tests/cli/test_webcam.sh).
+# Helpers for the GUI, webcam and URL tests (sourced by tests/cli/gui_*.sh, test_webcam.sh, webcam_stream.sh and
+# classify_url.sh).
 # Each test calls `gui_test_setup NAME TOOL...`, which exits 77 (skipped) naming what is missing.
 bin=${DISTRVIT_BIN:?set DISTRVIT_BIN to the build/bin folder}
 root=${DISTRVIT_ROOT:?set DISTRVIT_ROOT to the source tree}
@@ -25,13 +26,37 @@ gui_test_setup() {
   [ -d "$samples" ] || skip "sample images not found at $samples"
   tmp=$(mktemp -d)
   xvfb_pid=""
+  http_pid=""
   trap 'cleanup' EXIT
   failures=0
 }
 
 cleanup() {
   [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null
+  [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null && wait "$http_pid" 2>/dev/null
   rm -rf "$tmp"
+}
+
+# start_http_server DIR: python's http.server on 127.0.0.1, a free port, serving DIR (no byte ranges); sets
+# http_root to http://127.0.0.1:PORT and http_pid; the proxy settings leave 127.0.0.1 alone.
+start_http_server() {
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" >"$tmp/http.log" 2>&1 &
+  http_pid=$!
+  local port=""
+  for _ in $(seq 200); do
+    port=$(sed -nE 's/.* port ([0-9]+).*/\1/p' "$tmp/http.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "FAIL the local HTTP server did not start: $(cat "$tmp/http.log")"; exit 1; }
+  http_root=http://127.0.0.1:$port
+  export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+}
+
+stop_http_server() {
+  kill "$http_pid" 2>/dev/null
+  wait "$http_pid" 2>/dev/null
+  http_pid=""
 }
 
 # start_xvfb: one virtual X server for the whole test (Mesa renders OpenGL in software); sets DISPLAY.
