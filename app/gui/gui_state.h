@@ -63,6 +63,7 @@ struct GuiState {
   std::string sweep_attentions;  // one configuration per line
   int sweep_images = 50;
   int camera_index = 0;
+  std::string stream_url;        // the stream field of the source panel
 
   media::PipelineStatus status;                    // refreshed every UI frame
   std::shared_ptr<const media::FrameResult> shown; // the result on screen

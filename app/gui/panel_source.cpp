@@ -1,5 +1,6 @@
-// Source panel: open files, folders, videos and cameras; play, pause, step.
+// Source panel: open files, folders, videos, stream URLs and cameras; play, pause, step.
 #include <imgui.h>
+#include <imgui_stdlib.h>
 
 #include "panels.h"
 
@@ -18,6 +19,12 @@ void draw_source_panel(GuiState& state, const PanelRect& rect) {
     if (state.camera_index < 0) state.camera_index = 0;
     ImGui::SameLine();
     if (ImGui::Button("Open camera")) state.open_source(media::SourceSpec::camera(state.camera_index));
+    ImGui::SetNextItemWidth(-110);
+    const bool entered = ImGui::InputTextWithHint("##stream", "stream URL: rtsp://, udp://, http://...",
+                                                  &state.stream_url, ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::SameLine();
+    if ((ImGui::Button("Open stream") || entered) && !state.stream_url.empty())
+      state.open_source(media::SourceSpec::video(state.stream_url));
     ImGui::TextColored(kMutedText, "or drop images, folders or a video onto the window");
     ImGui::Separator();
 
@@ -51,7 +58,7 @@ void draw_source_panel(GuiState& state, const PanelRect& rect) {
                 static_cast<long long>(status.frames_processed), static_cast<long long>(status.frames_dropped));
     if (status.source_open) {
       if (status.source_fps > 0) ImGui::Text("plays at %.1f frames/s", status.source_fps);
-      else ImGui::Text("live: frames as the camera gives them");
+      else ImGui::Text("live: frames as the source gives them");
       if (status.source_frames > 0) ImGui::SameLine(), ImGui::Text("(%lld frames)", static_cast<long long>(status.source_frames));
     }
   }

@@ -2,6 +2,7 @@
 # distrvit webcam --video URL: a remote video file (HTTP) plays like the local file, every frame in order; a live
 # stream (MPEG-TS over UDP, sent by ffmpeg in real time) is classified as its frames come, late ones dropped; a
 # stream that stops ends with one error line after the network timeout, and a missing URL with one at once.
+# distrvit-gui plays the live stream too (when it and Xvfb are there).
 set -uo pipefail
 source "$(dirname "$0")/../gui/lib.sh"
 gui_test_setup webcam_stream "$bin/distrvit" ffmpeg python3
@@ -45,6 +46,23 @@ check "live: exits 0 (got $rc: $(cat "$tmp/err"))" test $rc -eq 0
 check "live: a live source line: $(head -1 "$tmp/live")" grep -qE \
   "^source: video udp://127.0.0.1:$port: live, .*; as frames come, late frames dropped\$" <(head -1 "$tmp/live")
 check "live: 3 frames, top-1 flamingo" test "$(grep -c '^frame [0-9]*: flamingo (' "$tmp/live")" -eq 3
+
+if [ -x "$bin/distrvit-gui" ] && command -v Xvfb >/dev/null; then
+  start_xvfb
+  port=$((20000 + RANDOM % 20000))
+  send_live 100 "$port"
+  sender=$!
+  run_gui --video "udp://127.0.0.1:$port" --frames 3 --screenshot "$tmp/gui.png" >"$tmp/gui.log" 2>&1
+  rc=$?
+  kill "$sender" 2>/dev/null
+  wait "$sender" 2>/dev/null
+  check "gui, live: exits 0 (got $rc: $(tail -2 "$tmp/gui.log"))" test $rc -eq 0
+  check "gui, live: the report names the stream" test "$(json "$tmp/gui.json" 'r["source"]')" = "video udp://127.0.0.1:$port"
+  check "gui, live: 3 frames classified, flamingo shown" \
+    test "$(json "$tmp/gui.json" 'r["frames_processed"] >= 3 and r["shown"]["top5"][0]["label"]')" = flamingo
+else
+  echo "SKIP gui, live: distrvit-gui or Xvfb missing"
+fi
 
 port=$((20000 + RANDOM % 20000))
 send_live 4 "$port"
