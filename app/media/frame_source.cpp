@@ -41,12 +41,12 @@ std::string SourceSpec::describe() const {
   return "?";
 }
 
-std::unique_ptr<FrameSource> open_source(const SourceSpec& spec) {
+std::unique_ptr<FrameSource> open_source(const SourceSpec& spec, CancelFlag cancel) {
   switch (spec.kind) {
     case SourceSpec::Kind::Camera: return open_camera(spec.camera_index);
     case SourceSpec::Kind::Video:
       if (spec.paths.size() != 1) throw Error("video: expected exactly one file");
-      return open_video(spec.paths.front());
+      return open_video(spec.paths.front(), std::move(cancel));
     case SourceSpec::Kind::Images: return open_images(spec.paths);
     case SourceSpec::Kind::None: break;
   }

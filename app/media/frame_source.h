@@ -1,5 +1,6 @@
 // Where frames come from: a camera, a video file, or image files; every source gives RGB8 frames.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -43,13 +44,17 @@ class FrameSource {
   virtual std::string name() const = 0;
 };
 
+// Set from another thread to make a network stream's blocking open or read give up at once (with an Error).
+using CancelFlag = std::shared_ptr<const std::atomic<bool>>;
+
 // Opens `spec`, reading nothing beyond what proves it works. Throws Error("<source>: <problem>"):
 // no such camera or a busy one, a missing or undecodable video, a folder without images.
-std::unique_ptr<FrameSource> open_source(const SourceSpec& spec);
+std::unique_ptr<FrameSource> open_source(const SourceSpec& spec, CancelFlag cancel = nullptr);
 
 // Cameras (OpenCV) and video files (FFmpeg, else OpenCV). Without those they throw an Error saying so.
+// Only FFmpeg's sources heed `cancel`.
 std::unique_ptr<FrameSource> open_camera(int index);
-std::unique_ptr<FrameSource> open_video(const std::string& path);
+std::unique_ptr<FrameSource> open_video(const std::string& path, CancelFlag cancel = nullptr);
 std::string video_backend();  // what decodes videos, e.g. "FFmpeg 5.1.6 (libavcodec 59.37.100)"; "" when nothing does
 void check_video_path(const std::string& path);  // throws Error when `path` is missing or a folder; URLs pass
 // "<scheme>://...": a network stream or remote file (rtsp://, http://, udp://, ...), opened by the demuxer itself.

@@ -42,6 +42,7 @@ Pipeline::~Pipeline() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    if (source_cancel_) source_cancel_->store(true);  // a stream read blocked on the network returns now
   }
   capture_wake_.notify_all();
   inference_wake_.notify_all();
@@ -51,6 +52,7 @@ Pipeline::~Pipeline() {
 
 void Pipeline::open(const SourceSpec& source) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (source_cancel_) source_cancel_->store(true);  // the current source, or one still opening, is done with
   pending_source_ = std::make_unique<SourceSpec>(source);
   status_.source = source.describe();
   status_.source_open = false;
@@ -133,12 +135,14 @@ void Pipeline::capture_loop() {
       const SourceSpec spec = *pending_source_;
       pending_source_.reset();
       mailbox_.reset();
+      source_cancel_ = std::make_shared<std::atomic<bool>>(false);
+      const CancelFlag cancel = source_cancel_;
       lock.unlock();
       source_.reset();  // a camera must be released before it can be opened again
       std::unique_ptr<FrameSource> opened;
       std::string error;
       try {
-        opened = open_source(spec);
+        opened = open_source(spec, cancel);
       } catch (const std::exception& e) {
         error = e.what();
       }

@@ -3,6 +3,7 @@
 // takes the newest, preprocesses it, runs the engine(s) and publishes the result. Configuration changes
 // are picked up between frames; engines are (re)built on the inference thread, never on the caller's.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -78,6 +79,7 @@ class Pipeline {
   // Capture side (guarded by mutex_ except `source_`, which only the capture thread touches).
   std::unique_ptr<SourceSpec> pending_source_;
   std::unique_ptr<FrameSource> source_;
+  std::shared_ptr<std::atomic<bool>> source_cancel_;  // set when source_ (or the one opening) is to stop
   PlaybackOptions playback_;
   bool playing_ = true;
   int step_requests_ = 0;

@@ -6,7 +6,7 @@ namespace distrvit::media {
 
 std::string video_backend() { return ""; }
 
-std::unique_ptr<FrameSource> open_video(const std::string& path) {
+std::unique_ptr<FrameSource> open_video(const std::string& path, CancelFlag) {
   fail(path, "this build has no video support (neither FFmpeg nor OpenCV was found at configure time)");
 }
 

@@ -130,8 +130,10 @@ class RgbConverter {
 
 class FfmpegVideoSource : public FrameSource {
  public:
-  explicit FfmpegVideoSource(const std::string& path) : path_(path) {
-    AVFormatContext* opened = nullptr;
+  FfmpegVideoSource(const std::string& path, CancelFlag cancel) : path_(path), cancel_(std::move(cancel)) {
+    AVFormatContext* opened = avformat_alloc_context();
+    if (!opened) fail(path, "out of memory for the demuxer");
+    opened->interrupt_callback = {&FfmpegVideoSource::cancelled, this};
     AVDictionary* options = open_options(path);
     int rc = avformat_open_input(&opened, path.c_str(), nullptr, &options);
     av_dict_free(&options);
@@ -214,6 +216,12 @@ class FfmpegVideoSource : public FrameSource {
   std::string name() const override { return path_; }
 
  private:
+  // libav's interrupt callback: blocking network I/O polls it and gives up (AVERROR_EXIT) once it returns 1.
+  static int cancelled(void* self) {
+    const CancelFlag& cancel = static_cast<const FfmpegVideoSource*>(self)->cancel_;
+    return cancel && cancel->load() ? 1 : 0;
+  }
+
   // A live-scheme URL, or another URL (http, ...) with neither a length nor seeking; a remote file is played
   // like a local one.
   bool is_live_stream(const std::string& path) const {
@@ -308,6 +316,7 @@ class FfmpegVideoSource : public FrameSource {
   }
 
   std::string path_;
+  CancelFlag cancel_;
   FormatContextPtr format_;
   CodecContextPtr codec_;
   PacketPtr packet_;
@@ -339,10 +348,10 @@ std::string video_backend() {
                      AV_VERSION_MINOR(version), AV_VERSION_MICRO(version));
 }
 
-std::unique_ptr<FrameSource> open_video(const std::string& path) {
+std::unique_ptr<FrameSource> open_video(const std::string& path, CancelFlag cancel) {
   silence_ffmpeg_logging();
   check_video_path(path);
-  return std::make_unique<FfmpegVideoSource>(path);
+  return std::make_unique<FfmpegVideoSource>(path, std::move(cancel));
 }
 
 }  // namespace distrvit::media

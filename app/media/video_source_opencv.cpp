@@ -7,6 +7,6 @@ namespace distrvit::media {
 
 std::string video_backend() { return "OpenCV " CV_VERSION; }
 
-std::unique_ptr<FrameSource> open_video(const std::string& path) { return open_opencv_video(path); }
+std::unique_ptr<FrameSource> open_video(const std::string& path, CancelFlag) { return open_opencv_video(path); }
 
 }  // namespace distrvit::media

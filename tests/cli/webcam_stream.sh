@@ -2,7 +2,7 @@
 # distrvit webcam --video URL: a remote video file (HTTP) plays like the local file, every frame in order; a live
 # stream (MPEG-TS over UDP, sent by ffmpeg in real time) is classified as its frames come, late ones dropped; a
 # stream that stops ends with one error line after the network timeout, and a missing URL with one at once.
-# distrvit-gui plays the live stream too (when it and Xvfb are there).
+# distrvit-gui plays the live stream too (when it and Xvfb are there). Ctrl-C does not wait for the network timeout.
 set -uo pipefail
 source "$(dirname "$0")/../gui/lib.sh"
 gui_test_setup webcam_stream "$bin/distrvit" ffmpeg python3
@@ -73,4 +73,17 @@ check "stopped stream: frames before it stopped ($(grep -c '^frame' "$tmp/stoppe
   grep -q '^frame [0-9]*: flamingo' "$tmp/stopped"
 check "stopped stream: one error line: $(cat "$tmp/err")" \
   grep -qxE "distrvit: error: udp://127.0.0.1:$port: the stream broke off after [0-9]+ frames \(.*\)" "$tmp/err"
+port=$((20000 + RANDOM % 20000))  # nothing sends to it: opening waits for data
+started=$(date +%s%N)
+"$bin/distrvit" webcam --device cpu --model "$model" --video "udp://127.0.0.1:$port" >"$tmp/silent" 2>"$tmp/err" &
+pid=$!
+sleep 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+check "Ctrl-C on a silent stream: exits within 6 s of its start, not after the 10 s timeout (took $elapsed_ms ms)" \
+  test "$elapsed_ms" -lt 6000
+check "Ctrl-C on a silent stream: exit code 1 and one error line: $(cat "$tmp/err")" \
+  test $rc -eq 1 -a "$(cat "$tmp/err")" = "distrvit: error: udp://127.0.0.1:$port: no frame was classified"
 finish
