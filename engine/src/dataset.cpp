@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <unordered_map>
 
 #include "distrvit/error.h"
@@ -18,6 +19,31 @@ bool is_image_file_name(const std::string& name) {
     if (ext == known) return true;
   }
   return false;
+}
+
+std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      std::vector<std::string> found;
+      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, error), end;
+           !error && it != end; it.increment(error)) {
+        if (it->is_regular_file(error) && is_image_file_name(it->path().string()))
+          found.push_back(it->path().string());
+      }
+      if (error) fail(path, "cannot list folder: {}", error.message());
+      if (found.empty()) fail(path, "folder holds no image files");
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(path, error)) {
+      files.push_back(path);
+    } else {
+      fail(path, "no such file or folder");
+    }
+  }
+  if (files.empty()) throw Error("images: no files given");
+  return files;
 }
 
 std::vector<LabelledImage> split_images(const std::vector<LabelledImage>& images, int every, int skip_every) {

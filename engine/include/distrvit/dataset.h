@@ -25,4 +25,9 @@ std::vector<LabelledImage> split_images(const std::vector<LabelledImage>& images
 
 bool is_image_file_name(const std::string& name);  // by extension: jpg, jpeg, png, bmp, ...
 
+// The image files of `paths`: files as given, folders searched recursively for image files (is_image_file_name),
+// sorted within each folder. Throws Error naming a missing path, a folder without images or one that cannot be
+// listed.
+std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths);
+
 }  // namespace distrvit
