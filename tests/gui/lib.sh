@@ -83,6 +83,14 @@ check() {  # check DESCRIPTION COMMAND...: runs the command, counts a failure wh
   fi
 }
 
+# check_failed_run WHAT LINE: the run that just ended (exit code in $rc, output in $tmp/stdout and $tmp/stderr)
+# failed cleanly: exit code 1..127, stderr exactly LINE, nothing on stdout.
+check_failed_run() {
+  check "$1: exit code 1..127 (got $rc)" test "$rc" -ne 0 -a "$rc" -lt 128
+  check "$1: one error line: $(cat "$tmp/stderr")" test "$(cat "$tmp/stderr")" = "$2"
+  check "$1: nothing on stdout" test ! -s "$tmp/stdout"
+}
+
 finish() {
   if [ "$failures" -ne 0 ]; then
     echo "$test_name: $failures check(s) failed"
