@@ -58,14 +58,18 @@ void run_classify(const ClassifyOptions& o) {
   // Every image is classified before anything prints: a bad one ends the run with its error and no output.
   std::vector<std::string> files;
   for (const ClassifyInput& input : inputs) files.push_back(input.file);
-  BatchLoader loader(files, model->config.preprocess, o.batch, kDecodeThreads);
+  // The loader decodes; forward_images preprocesses (on the GPU with the CUDA backend).
+  BatchLoader loader(files, model->config.preprocess, o.batch, kDecodeThreads, BatchContent::Decoded);
   std::vector<std::vector<Prediction>> tops(inputs.size());
   const bool show_progress = inputs.size() > size_t(o.batch) && isatty(fileno(stderr));
   const auto started = std::chrono::steady_clock::now();
-  Tensor batch;  // [b, 3, H, W]
+  std::vector<ImageU8> images;
+  std::vector<const ImageU8*> image_pointers;
   size_t first = 0;
-  while (loader.next(batch, first)) {
-    const Tensor logits = engine->forward(batch);  // [b, classes]
+  while (loader.next(images, first)) {
+    image_pointers.clear();
+    for (const ImageU8& image : images) image_pointers.push_back(&image);
+    const Tensor logits = engine->forward_images(image_pointers);  // [b, classes]
     const int64_t num_classes = logits.dim(1);
     for (int64_t i = 0; i < logits.dim(0); ++i)
       tops[first + i] = top_k(logits.ptr() + i * num_classes, num_classes, o.topk);
