@@ -73,6 +73,7 @@ check "stopped stream: frames before it stopped ($(grep -c '^frame' "$tmp/stoppe
   grep -q '^frame [0-9]*: flamingo' "$tmp/stopped"
 check "stopped stream: one error line: $(cat "$tmp/err")" \
   grep -qxE "distrvit: error: udp://127.0.0.1:$port: the stream broke off after [0-9]+ frames \(.*\)" "$tmp/err"
+
 port=$((20000 + RANDOM % 20000))  # nothing sends to it: opening waits for data
 started=$(date +%s%N)
 "$bin/distrvit" webcam --device cpu --model "$model" --video "udp://127.0.0.1:$port" >"$tmp/silent" 2>"$tmp/err" &

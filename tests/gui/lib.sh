@@ -1,5 +1,5 @@
-# Helpers for the GUI, webcam and URL tests (sourced by tests/cli/gui_*.sh, test_webcam.sh, webcam_stream.sh and
-# classify_url.sh).
+# Helpers for the GUI, webcam and classify tests (sourced by tests/cli/gui_*.sh, test_webcam.sh, webcam_stream.sh,
+# classify_url.sh and classify_folder.sh).
 # Each test calls `gui_test_setup NAME TOOL...`, which exits 77 (skipped) naming what is missing.
 bin=${DISTRVIT_BIN:?set DISTRVIT_BIN to the build/bin folder}
 root=${DISTRVIT_ROOT:?set DISTRVIT_ROOT to the source tree}
