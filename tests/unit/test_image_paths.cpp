@@ -30,7 +30,7 @@ std::string error_of(const std::vector<std::string>& paths) {
   return "(no error)";
 }
 
-TEST_CASE("image paths: folders give their image files, sub-folders included, sorted; files pass as given") {
+TEST_CASE("image paths: folders give their image files, sub-folders included, sorted, and files pass as given") {
   TempDir dir;
   for (const char* name : {"b.jpg", "a.PNG", "sub/c.jpeg", "sub/deeper/d.bmp", "notes.txt", "sub/model.json"})
     touch(dir / name);
