@@ -264,8 +264,10 @@ class FfmpegVideoSource : public FrameSource {
         ended_ = true;
         break;
       }
-      if (rc != AVERROR(EAGAIN) && skip_in_live_stream()) continue;
-      if (rc != AVERROR(EAGAIN)) fail(path_, "cannot decode frame {} ({})", next_index_, av_error_text(rc));
+      if (rc != AVERROR(EAGAIN)) {
+        if (skip_in_live_stream()) continue;
+        fail(path_, "cannot decode frame {} ({})", next_index_, av_error_text(rc));
+      }
       if (draining_) {  // a drained decoder should say EOF; nothing more can come either way
         ended_ = true;
         break;
@@ -283,11 +285,9 @@ class FfmpegVideoSource : public FrameSource {
     }
     if (!end_reported_) {  // say once per pass why the file ended early, if it did
       end_reported_ = true;
-      if (read_error_ != 0 && live_) {
-        fail(path_, "the stream broke off after {} frames ({})", next_index_, av_error_text(read_error_));
-      }
       if (read_error_ != 0) {
-        fail(path_, "truncated or unreadable after {} frames ({})", next_index_, av_error_text(read_error_));
+        fail(path_, "{} after {} frames ({})", live_ ? "the stream broke off" : "truncated or unreadable", next_index_,
+             av_error_text(read_error_));
       }
       if (file_size_ > 0 && indexed_end_ > file_size_) {  // the demuxer met the cut as a plain end of file
         fail(path_, "truncated: the file ends at byte {} but its index goes on to byte {} ({} frames decoded)",

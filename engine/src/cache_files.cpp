@@ -54,6 +54,11 @@ void PartFile::move_to(const fs::path& final_path) {
   path_.clear();
 }
 
+std::string problem_with(const fs::path& path, const std::string& error_text) {
+  const std::string prefix = path.string() + ": ";
+  return error_text.rfind(prefix, 0) == 0 ? error_text.substr(prefix.size()) : error_text;
+}
+
 void remove_abandoned_parts(const fs::path& folder) {
   std::error_code error;
   for (const fs::directory_entry& item : fs::directory_iterator(folder, error)) {

@@ -27,6 +27,10 @@ class PartFile {
   std::filesystem::path path_;
 };
 
+// What a check of the downloaded file at `path` said, without the "<path>: " its Error begins with (the part
+// file's name means nothing to the user).
+std::string problem_with(const std::filesystem::path& path, const std::string& error_text);
+
 // Removes the part files in `folder` left behind by processes that died mid-download.
 void remove_abandoned_parts(const std::filesystem::path& folder);
 

@@ -96,10 +96,6 @@ std::string file_url(const std::string& endpoint, const HubId& id, const RepoFil
 
 // ---- checking what arrived ----------------------------------------------------------------------
 
-std::string without_prefix(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : text;
-}
-
 void check_json(const fs::path& path) {
   std::ifstream stream(path);
   if (!stream) throw detail::DownloadFailure("cannot reopen " + path.string(), 0);
@@ -116,7 +112,7 @@ void check_safetensors(const fs::path& path) {
   try {
     SafetensorsFile file(path.string());
   } catch (const std::exception& e) {
-    throw detail::DownloadFailure("not a valid safetensors file: " + without_prefix(e.what(), path.string() + ": "), 0);
+    throw detail::DownloadFailure("not a valid safetensors file: " + detail::problem_with(path, e.what()), 0);
   }
 }
 

@@ -43,8 +43,7 @@ void download_and_check(const std::string& url, const fs::path& part_path) {
   try {
     decode_image_file(part_path.string());
   } catch (const Error& e) {
-    const std::string problem = e.what(), prefix = part_path.string() + ": ";
-    fail(url, "downloaded, but {}", starts_with(problem, prefix.c_str()) ? problem.substr(prefix.size()) : problem);
+    fail(url, "downloaded, but {}", detail::problem_with(part_path, e.what()));
   }
 }
 
