@@ -38,8 +38,8 @@ int heads_from_architecture(const std::string& architecture) {
 void read_timm_config(const json& config, const std::string& file, CheckpointConfig& out) {
   out.architecture = config.at("architecture").get<std::string>();
   const std::string& arch = out.architecture;
-  if (arch.rfind("vit_", 0) != 0 && arch.rfind("deit_", 0) != 0) {
-    fail(file, "unknown architecture '{}' (supported: timm vit_* and deit_*)", arch);
+  if (arch.rfind("vit_", 0) != 0 && arch.rfind("deit_", 0) != 0 && arch.rfind("deit3_", 0) != 0) {
+    fail(file, "unknown architecture '{}' (supported: timm vit_*, deit_* and deit3_*)", arch);
   }
   std::smatch match;
   if (std::regex_search(arch, match, std::regex("patch(\\d+)"))) out.patch_size = std::stoi(match[1]);

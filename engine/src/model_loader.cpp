@@ -103,16 +103,49 @@ void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkp
   config.distilled = tensors.has("dist_token");
 }
 
-// Grid of the stored position embedding, assuming a square grid (timm's checkpoints).
-int stored_grid_side(const Tensor& pos_embed, int prefix, const std::string& file) {
+// How the stored position embedding is laid out: a square grid of patch positions, after one row per prefix
+// token, or (timm's no_embed_class, as in DeiT III) without them: the prefix tokens then get no position.
+struct StoredPosEmbed {
+  int grid_side = 0;
+  bool has_prefix_rows = true;
+};
+
+bool is_square(int64_t n, int& side) {
+  side = 0;
+  if (n <= 0) return false;
+  while (int64_t(side + 1) * (side + 1) <= n) ++side;
+  return int64_t(side) * side == n;
+}
+
+StoredPosEmbed stored_pos_embed_layout(const Tensor& pos_embed, int prefix, const std::string& file) {
   if (pos_embed.shape.size() != 3 || pos_embed.shape[0] != 1) {
     fail(file, "tensor 'pos_embed' has shape {}, expected [1, T, E]", shape_string(pos_embed.shape));
   }
-  const int64_t patches = pos_embed.shape[1] - prefix;
-  int side = 0;
-  while (int64_t(side + 1) * (side + 1) <= patches) ++side;
-  if (int64_t(side) * side != patches) fail(file, "pos_embed holds {} patch positions, not a square grid", patches);
-  return side;
+  const int64_t rows = pos_embed.shape[1];
+  StoredPosEmbed layout;
+  if (is_square(rows - prefix, layout.grid_side)) return layout;
+  layout.has_prefix_rows = false;
+  if (is_square(rows, layout.grid_side)) return layout;
+  fail(file, "pos_embed holds {} rows: neither {} prefix token(s) and a square grid nor a square grid", rows, prefix);
+}
+
+// [1, P, E] -> [1, prefix + P, E] with zero rows first: the same sums as adding nothing to the prefix tokens.
+Tensor with_zero_prefix_rows(const Tensor& pos_embed, int prefix) {
+  const int64_t e = pos_embed.shape[2];
+  Tensor out({1, prefix + pos_embed.shape[1], e});
+  std::copy(pos_embed.data.begin(), pos_embed.data.end(), out.data.begin() + prefix * e);
+  return out;
+}
+
+// timm's LayerScale (x * gamma after a branch), folded into the branch's last product: row j of W and b[j]
+// times gamma[j].
+void fold_layer_scale(const Tensor& gamma, Tensor& weight, Tensor& bias) {
+  const int64_t cols = weight.shape[1];
+  for (int64_t row = 0; row < weight.shape[0]; ++row) {
+    float* w = weight.ptr() + row * cols;
+    for (int64_t col = 0; col < cols; ++col) w[col] *= gamma.data[row];
+    bias.data[row] *= gamma.data[row];
+  }
 }
 
 void take_block(TensorTaker& tensors, int index, const VitConfig& c, VitBlockWeights& block) {
@@ -130,6 +163,8 @@ void take_block(TensorTaker& tensors, int index, const VitConfig& c, VitBlockWei
   block.fc1_b = tensors.take(p + "mlp.fc1.bias", {m});
   block.fc2_w = tensors.take(p + "mlp.fc2.weight", {e, m});
   block.fc2_b = tensors.take(p + "mlp.fc2.bias", {e});
+  if (tensors.has(p + "ls1.gamma")) fold_layer_scale(tensors.take(p + "ls1.gamma", {e}), block.proj_w, block.proj_b);
+  if (tensors.has(p + "ls2.gamma")) fold_layer_scale(tensors.take(p + "ls2.gamma", {e}), block.fc2_w, block.fc2_b);
 }
 
 }  // namespace
@@ -174,7 +209,8 @@ VitModel load_model(const std::string& path, const LoadOptions& options) {
 
   const int prefix = c.num_prefix_tokens();
   const int64_t e = c.embed_dim;
-  const int stored_side = stored_grid_side(tensors.peek("pos_embed"), prefix, files.weights);
+  const StoredPosEmbed stored = stored_pos_embed_layout(tensors.peek("pos_embed"), prefix, files.weights);
+  const int stored_side = stored.grid_side;
   if (options.image_size > 0) {
     c.preprocess.input_height = c.preprocess.input_width = options.image_size;
   } else if (!checkpoint.image_size_known) {
@@ -192,7 +228,9 @@ VitModel load_model(const std::string& path, const LoadOptions& options) {
   w.patch_b = tensors.take("patch_embed.proj.bias", {e});
   w.cls_token = tensors.take("cls_token", {1, 1, e});
   if (c.distilled) w.dist_token = tensors.take("dist_token", {1, 1, e});
-  w.pos_embed = tensors.take("pos_embed", {1, prefix + int64_t(stored_side) * stored_side, e});
+  const int stored_prefix_rows = stored.has_prefix_rows ? prefix : 0;
+  w.pos_embed = tensors.take("pos_embed", {1, stored_prefix_rows + int64_t(stored_side) * stored_side, e});
+  if (!stored.has_prefix_rows) w.pos_embed = with_zero_prefix_rows(w.pos_embed, prefix);
   if (stored_side != c.grid_h() || stored_side != c.grid_w()) {
     w.pos_embed = resample_pos_embed(w.pos_embed, prefix, stored_side, stored_side, c.grid_h(), c.grid_w());
   }

@@ -26,7 +26,7 @@ void fill(Tensor& t, std::vector<int64_t> shape, std::mt19937_64& rng, float std
 VitModel random_model(const std::string& architecture, int image_size, uint64_t seed) {
   std::smatch match;
   if (!std::regex_match(architecture, match,
-                        std::regex(R"((vit|deit)_(\w+?)(_distilled)?_patch(\d+)_(\d+)(\..*)?)"))) {
+                        std::regex(R"((vit|deit3?)_(\w+?)(_distilled)?_patch(\d+)_(\d+)(\..*)?)"))) {
     fail(architecture, "unknown architecture (expected e.g. vit_base_patch16_224)");
   }
   const Size* size = nullptr;

@@ -1,7 +1,9 @@
 // Checkpoint layouts and architectures beyond the golden folders, built by the tests from the golden weights:
-// Hugging Face key layout, 384 px (resampled position embedding), patch 32, distilled DeiT, bad checkpoints.
+// Hugging Face key layout, 384 px (resampled position embedding), patch 32, distilled DeiT, DeiT III (LayerScale,
+// no class position), bad checkpoints.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,25 @@ Tensor rows(const Tensor& t, int64_t begin, int64_t end) {  // rows [begin, end)
 }
 
 const std::string kGoldenTiny = "vit_tiny_patch16_224";
+const std::string kGoldenSmall = "deit_small_patch16_224";
+
+// DeiT III's layout of a plain checkpoint: a position embedding without the class row, and LayerScale gammas of
+// `gamma` after both branches of every block.
+TensorMap deit3_layout(TensorMap tensors, float gamma) {
+  const Tensor& pos = tensors.at("pos_embed");  // [1, 1 + P, E]
+  const int64_t e = pos.shape[2];
+  Tensor patches_only({1, pos.shape[1] - 1, e});
+  std::copy(pos.data.begin() + e, pos.data.end(), patches_only.data.begin());
+  tensors["pos_embed"] = patches_only;
+  for (int block = 0; tensors.count("blocks." + std::to_string(block) + ".norm1.weight"); ++block) {
+    for (const char* ls : {".ls1.gamma", ".ls2.gamma"}) {
+      Tensor g({e});
+      std::fill(g.data.begin(), g.data.end(), gamma);
+      tensors["blocks." + std::to_string(block) + ls] = g;
+    }
+  }
+  return tensors;
+}
 
 }  // namespace
 
@@ -221,6 +242,60 @@ TEST_CASE("model: distilled DeiT averages the class and distillation heads") {
   CHECK_THROWS_WITH_AS(load_model((tmp / "missing").string()), doctest::Contains("dist_token"), Error);
 }
 
+TEST_CASE("model: DeiT III with gammas of 1 equals the plain model whose class position is zero") {
+  test::TempDir tmp;
+  TensorMap plain = read_all(test::golden_dir(kGoldenSmall).string() + "/model.safetensors");
+  const TensorMap deit3 = deit3_layout(plain, 1.0f);
+  std::fill(plain["pos_embed"].data.begin(), plain["pos_embed"].data.begin() + 384, 0.0f);
+  write_checkpoint(tmp / "plain", plain, timm_config("deit_small_patch16_224", 224));
+  write_checkpoint(tmp / "deit3", deit3, timm_config("deit3_small_patch16_224", 224));
+  const VitModel model = load_model((tmp / "deit3").string());
+  CHECK(model.config.tokens() == 197);
+  const Tensor input = random_input(2, 224, 5);
+  const Tensor logits = run((tmp / "deit3").string(), input);
+  CHECK(max_abs_diff(logits, run((tmp / "plain").string(), input)) < 1e-5);
+  CHECK(max_abs_diff(logits, run(test::golden_dir(kGoldenSmall).string(), input)) > 1e-3);  // the class row counted
+
+  // At another size the patch positions are resampled and the class token still gets none.
+  LoadOptions at288;
+  at288.image_size = 288;
+  const VitModel resized = load_model((tmp / "deit3").string(), at288);
+  CHECK(resized.config.tokens() == 1 + 18 * 18);
+  const std::vector<float>& pos = resized.weights.pos_embed.data;
+  CHECK(std::all_of(pos.begin(), pos.begin() + 384, [](float x) { return x == 0.0f; }));
+}
+
+TEST_CASE("model: DeiT III's LayerScale scales each branch by its gamma") {
+  test::TempDir tmp;
+  const TensorMap plain = read_all(test::golden_dir(kGoldenSmall).string() + "/model.safetensors");
+  const nlohmann::json config = timm_config("deit3_small_patch16_224", 224);
+  const Tensor input = random_input(1, 224, 6);
+
+  // gamma = 1/2 is the plain model with both branches' last products halved.
+  TensorMap halved = deit3_layout(plain, 1.0f);
+  for (auto& [name, tensor] : halved) {
+    if (name.find(".attn.proj.") != std::string::npos || name.find(".mlp.fc2.") != std::string::npos) {
+      for (float& x : tensor.data) x *= 0.5f;
+    }
+  }
+  write_checkpoint(tmp / "gamma_half", deit3_layout(plain, 0.5f), config);
+  write_checkpoint(tmp / "halved", halved, config);
+  CHECK(max_abs_diff(run((tmp / "gamma_half").string(), input), run((tmp / "halved").string(), input)) < 1e-5);
+
+  // gamma = 0 shuts every block: their weights no longer matter.
+  TensorMap other_blocks = deit3_layout(plain, 0.0f);
+  for (auto& [name, tensor] : other_blocks) {
+    if (name.find(".attn.qkv.") != std::string::npos || name.find(".mlp.fc1.") != std::string::npos) {
+      for (float& x : tensor.data) x = -2.0f * x + 0.01f;
+    }
+  }
+  write_checkpoint(tmp / "gamma_zero", deit3_layout(plain, 0.0f), config);
+  write_checkpoint(tmp / "gamma_zero_other_blocks", other_blocks, config);
+  const Tensor shut = run((tmp / "gamma_zero").string(), input);
+  CHECK(max_abs_diff(shut, run((tmp / "gamma_zero_other_blocks").string(), input)) == 0.0);
+  CHECK(max_abs_diff(shut, run((tmp / "gamma_half").string(), input)) > 1e-3);
+}
+
 TEST_CASE("model: bad checkpoints are clear errors") {
   test::TempDir tmp;
   const TensorMap good = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
@@ -239,6 +314,13 @@ TEST_CASE("model: bad checkpoints are clear errors") {
   TensorMap misshapen = good;
   misshapen["blocks.2.attn.proj.weight"] = Tensor({192, 191});
   expect_error("misshapen", misshapen, config, "tensor 'blocks.2.attn.proj.weight' has shape [192,191], expected [192,192]");
+  TensorMap bad_gamma = deit3_layout(good, 1.0f);
+  bad_gamma["blocks.4.ls2.gamma"] = Tensor({191});
+  expect_error("bad_gamma", bad_gamma, config, "tensor 'blocks.4.ls2.gamma' has shape [191], expected [192]");
+  TensorMap odd_positions = good;
+  odd_positions["pos_embed"] = Tensor({1, 195, 192});
+  expect_error("odd_positions", odd_positions, config,
+               "pos_embed holds 195 rows: neither 1 prefix token(s) and a square grid nor a square grid");
   expect_error("unknown_arch", good, timm_config("resnet50", 224), "unknown architecture 'resnet50'");
   nlohmann::json no_heads = timm_config("vit_mystery_patch16_224", 224);
   expect_error("no_heads", good, no_heads, "number of attention heads");

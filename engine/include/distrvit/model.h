@@ -1,4 +1,4 @@
-// A Vision Transformer (timm VisionTransformer / DeiT, Hugging Face ViTForImageClassification):
+// A Vision Transformer (timm VisionTransformer / DeiT / DeiT III, Hugging Face ViTForImageClassification):
 // its configuration, its weights in float32 on the host, and loading from a checkpoint folder.
 #pragma once
 #include <string>
@@ -36,12 +36,12 @@ struct VitBlockWeights {
   Tensor norm1_w, norm1_b;  // [E]
   Tensor qkv_w;             // [3E, E]  rows: q (E), k (E), v (E); within each, head-major (H, D)
   Tensor qkv_b;             // [3E]
-  Tensor proj_w;            // [E, E]
-  Tensor proj_b;            // [E]
+  Tensor proj_w;            // [E, E]  LayerScale's gamma (DeiT III's ls1), if any, folded into its rows
+  Tensor proj_b;            // [E]     and entries
   Tensor norm2_w, norm2_b;  // [E]
   Tensor fc1_w;             // [M, E]
   Tensor fc1_b;             // [M]
-  Tensor fc2_w;             // [E, M]
+  Tensor fc2_w;             // [E, M]  ls2's gamma folded in, as in proj
   Tensor fc2_b;             // [E]
 };
 
@@ -50,7 +50,8 @@ struct VitWeights {
   Tensor patch_b;     // [E]
   Tensor cls_token;   // [1, 1, E]
   Tensor dist_token;  // [1, 1, E] (distilled only)
-  Tensor pos_embed;   // [1, T, E]  T = prefix tokens + grid_h * grid_w at the run resolution
+  Tensor pos_embed;   // [1, T, E]  T = prefix tokens + grid_h * grid_w at the run resolution; the prefix rows are
+                      // zero for checkpoints that store none (timm's no_embed_class, DeiT III)
   std::vector<VitBlockWeights> blocks;
   Tensor norm_w, norm_b;          // [E]
   Tensor head_w;                  // [classes, E]
