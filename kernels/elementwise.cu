@@ -1,5 +1,5 @@
-// Element-wise kernels: bias + activation (in place), token assembly (class/dist token + position embedding).
-// Both memory-bound; bias_activation moves 8 elements per thread when cols % 8 == 0.
+// Element-wise kernels: bias + activation (in place), token assembly (prefix tokens + position embedding), the
+// patch-mean pooling. All memory-bound; bias_activation moves 8 elements per thread when cols % 8 == 0.
 #include "cuda_check.h"
 #include "dtype_util.cuh"
 #include "elementwise.h"
@@ -75,6 +75,24 @@ __global__ void embed_tokens_kernel(const T* __restrict__ patches, const float* 
   }
 }
 
+// One thread per (image, column), walking down the token rows: neighbouring threads read neighbouring columns.
+template <typename X, typename Y, typename O>
+__global__ void mean_tokens_kernel(const X* __restrict__ x, const Y* __restrict__ y, O* __restrict__ out, int tokens,
+                                   int first, int dim) {
+  wait_then_release_next_kernel();
+  const int b = blockIdx.y;
+  const int d = blockIdx.x * blockDim.x + threadIdx.x;
+  if (d >= dim) return;
+  const int64_t image = int64_t(b) * tokens * dim + d;
+  float sum = 0.0f;
+  for (int t = first; t < tokens; ++t) {
+    const int64_t at = image + int64_t(t) * dim;
+    sum += to_float(x[at]);
+    if (y) sum += to_float(y[at]);
+  }
+  out[int64_t(b) * dim + d] = from_float<O>(sum / float(tokens - first));
+}
+
 }  // namespace
 
 void bias_activation(void* x, const void* bias, DataType dtype, int64_t rows, int cols, Activation act,
@@ -100,6 +118,19 @@ void embed_tokens(const void* patches, DataType dtype, const float* prefix_token
   DISTRVIT_DISPATCH_DTYPE(dtype, T,
     launch_dependent(embed_tokens_kernel<T>, grid_for(total, kThreads), kThreads, 0, stream,
                      static_cast<const T*>(patches), prefix_tokens, pos_embed, x, batch, tokens, prefix, dim));
+  CUDA_CHECK_LAUNCH();
+}
+
+void mean_tokens(const MeanTokensParams& p, cudaStream_t stream) {
+  if (p.batch <= 0 || p.dim <= 0) return;
+  if (p.first < 0 || p.first >= p.tokens) {
+    fail("mean_tokens", "rows [{}, {}) hold no token to average", p.first, p.tokens);
+  }
+  constexpr int kThreads = 128;
+  const dim3 grid((p.dim + kThreads - 1) / kThreads, p.batch);
+  DISTRVIT_DISPATCH_DTYPE(p.x_type, X, DISTRVIT_DISPATCH_DTYPE(p.y_type, Y, DISTRVIT_DISPATCH_DTYPE(p.out_type, O,
+    launch_dependent(mean_tokens_kernel<X, Y, O>, grid, kThreads, 0, stream, static_cast<const X*>(p.x),
+                     static_cast<const Y*>(p.y), static_cast<O*>(p.out), p.tokens, p.first, p.dim))));
   CUDA_CHECK_LAUNCH();
 }
 

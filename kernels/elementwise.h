@@ -1,6 +1,6 @@
 // Small element-wise kernels of the ViT forward pass.
-// CPU references: gelu_cpu (distrvit/ops_cpu.h), embed_tokens_cpu (distrvit/ops_reference.h);
-// tested in tests/gpu/test_ops_gpu.cpp ("bias_gelu", "embed_tokens").
+// CPU references: gelu_cpu, mean_rows_cpu (distrvit/ops_cpu.h), embed_tokens_cpu (distrvit/ops_reference.h);
+// tested in tests/gpu/test_ops_gpu.cpp ("bias_gelu", "embed_tokens", "mean_tokens").
 #pragma once
 #include <cuda_runtime.h>
 
@@ -26,5 +26,17 @@ void bias_activation(void* x, const void* bias, DataType dtype, int64_t rows, in
 // x [B, tokens, dim] float32.
 void embed_tokens(const void* patches, DataType dtype, const float* prefix_tokens, const float* pos_embed, float* x,
                   int batch, int tokens, int prefix, int dim, cudaStream_t stream);
+
+// Patch-mean pooling: out[b, :] = the mean over t in [first, tokens) of x[b, t, :] (+ y[b, t, :]), summed in fp32.
+struct MeanTokensParams {
+  const void* x = nullptr;  // [B, tokens, dim] of x_type
+  DataType x_type = DataType::F32;
+  const void* y = nullptr;  // optional [B, tokens, dim] of y_type, added to x
+  DataType y_type = DataType::F16;
+  void* out = nullptr;      // [B, dim] of out_type
+  DataType out_type = DataType::F32;
+  int batch = 0, tokens = 0, first = 0, dim = 0;
+};
+void mean_tokens(const MeanTokensParams& p, cudaStream_t stream);
 
 }  // namespace distrvit::cuda

@@ -18,6 +18,15 @@ const char* interpolation_name(Interpolation interpolation) {
   return "?";
 }
 
+// "class token", "patch mean, fc_norm", "patch mean, norm first", then ", 4 registers"
+std::string pooling_text(const VitConfig& c) {
+  std::string text = c.pooling == Pooling::ClassToken ? "class token"
+                     : c.norm_after_pooling           ? "patch mean, fc_norm"
+                                                      : "patch mean, norm first";
+  if (c.register_tokens) text += fmt::format(", {} registers", c.register_tokens);
+  return text;
+}
+
 void row(const char* name, const std::string& value) {
   ImGui::TableNextRow();
   ImGui::TableNextColumn();
@@ -54,6 +63,7 @@ void draw_model_panel(GuiState& state, const PanelRect& rect) {
         row("embed / mlp", fmt::format("{} / {}", c.embed_dim, c.mlp_hidden));
         row("input", fmt::format("{}x{}, patch {}, {} tokens", c.image_width, c.image_height, c.patch_size, c.tokens()));
         row("classes", fmt::format("{}{}", c.num_classes, c.distilled ? " (distilled)" : ""));
+        row("pooling", pooling_text(c));
         row("resize", p.resize_to_input ? std::string("straight to input size")
                                         : fmt::format("{}, crop_pct {:.3f}, {}", interpolation_name(p.interpolation),
                                                       p.crop_pct, p.crop_mode));

@@ -108,6 +108,8 @@ void draw_view_panel(GuiState& state, const PanelRect& rect) {
       if (result->attention_layer >= 0) {
         ImGui::Text("layer %d, %s: total variation %.3f, largest patch difference %.4f (peak %.4f)",
                     result->attention_layer, head_label.c_str(), view.total_variation, view.max_difference, view.peak);
+      } else if (status.model && !status.model->config.class_token) {
+        ImGui::TextColored(kMutedText, "no attention map: this model has no class token (it averages its patches)");
       }
       ImGui::TextColored(kMutedText, "frame %lld%s%s", static_cast<long long>(result->frame_index),
                          result->frame_name.empty() ? "" : ("  " + result->frame_name).c_str(),

@@ -133,7 +133,7 @@ void EngineSet::apply_comparison(const PipelineConfig& config) {
 
 void EngineSet::apply_capture(const PipelineConfig& config) {
   const int depth = model_->config.depth;
-  const int layer = !config.capture_attention ? -1
+  const int layer = !config.capture_attention || !model_->config.class_token ? -1
                     : config.attention_layer < 0 ? depth - 1
                                                  : std::min(config.attention_layer, depth - 1);
   main_->capture_cls_attention(layer);

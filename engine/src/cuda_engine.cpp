@@ -104,6 +104,9 @@ bool env_is(const char* name, const char* value) {
 constexpr size_t kAlign = 256;
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
+// Width K of the classifier's input pre [B, K]: the head tokens side by side, or the patch mean.
+int64_t classifier_width(const VitConfig& c) { return int64_t(std::max(1, c.head_tokens())) * c.embed_dim; }
+
 // Device pointers of one transformer block, all inside the weight allocation. T = the engine's dtype.
 struct DeviceBlock {
   const float* ln1_w = nullptr;  // [E]
@@ -218,7 +221,8 @@ struct Activations {
   void* att = nullptr;         // [B*T, E] T       = [B, T, H, D]
   void* y = nullptr;           // [B*T, E] T       proj / fc2 output
   void* hidden = nullptr;      // [B*T, M] T       fc1 output
-  void* pre = nullptr;         // [B, prefix, E] T final-norm prefix tokens
+  void* pre = nullptr;         // [B, K] T         the classifier's input: K = head tokens x E, or E (patch mean)
+  float* pooled = nullptr;     // [B, E]           patch mean before the final norm (norm_after_pooling)
   float* logits = nullptr;     // [B, classes]
   float* probs = nullptr;      // [B, H, T]        class-token attention probabilities
   void* host_cols = nullptr;     // pinned [B*Np, C*P*P] T
@@ -235,7 +239,12 @@ class CudaEngine final : public Engine {
   Tensor forward_images(const std::vector<const ImageU8*>& images) override;
   void set_attention(const AttentionPlan& plan) override;
   const AttentionPlan& attention() const override { return plan_; }
-  void capture_cls_attention(int layer) override { capture_layer_ = layer; }
+  void capture_cls_attention(int layer) override {
+    if (layer >= 0 && !model_->config.class_token) {
+      fail(model_->source, "no class token, so no attention of it to capture");
+    }
+    capture_layer_ = layer;
+  }
   Tensor captured_cls_attention() const override { return captured_; }
   ForwardTiming last_timing() const override { return timing_; }
   std::string device_name() const override { return device_name_; }
@@ -365,7 +374,7 @@ CudaEngine::~CudaEngine() {
 void CudaEngine::upload_weights() {
   const VitConfig& c = model_->config;
   const VitWeights& mw = model_->weights;
-  const int64_t e = c.embed_dim, m = c.mlp_hidden, prefix = c.num_prefix_tokens(), classes = c.num_classes;
+  const int64_t e = c.embed_dim, m = c.mlp_hidden, classes = c.num_classes, head_k = classifier_width(c);
   const int64_t cpp = int64_t(c.in_chans) * c.patch_size * c.patch_size;
   auto need = [&](const Tensor& t, int64_t count, const char* name) {
     if (t.numel() != count)
@@ -373,7 +382,6 @@ void CudaEngine::upload_weights() {
   };
   need(mw.patch_w, e * cpp, "patch_embed.proj.weight");
   need(mw.patch_b, e, "patch_embed.proj.bias");
-  need(mw.cls_token, e, "cls_token");
   need(mw.pos_embed, int64_t(c.tokens()) * e, "pos_embed");
   need(mw.norm_w, e, "norm.weight");
   need(mw.norm_b, e, "norm.bias");
@@ -384,10 +392,12 @@ void CudaEngine::upload_weights() {
   WeightUploader up(dtype_);
   const size_t patch_w = up.add_matrix(mw.patch_w);
   const size_t patch_b = up.add_matrix(mw.patch_b);
-  std::vector<float> prefix_tokens = mw.cls_token.data;
-  if (c.distilled) {
-    need(mw.dist_token, e, "dist_token");
-    prefix_tokens.insert(prefix_tokens.end(), mw.dist_token.data.begin(), mw.dist_token.data.end());
+  need(mw.cls_token, c.class_token ? e : 0, "cls_token");
+  need(mw.dist_token, c.distilled ? e : 0, "dist_token");
+  need(mw.reg_token, c.register_tokens * e, "reg_token");
+  std::vector<float> prefix_tokens;  // [prefix, E]: class, distillation, registers
+  for (const Tensor* token : {&mw.cls_token, &mw.dist_token, &mw.reg_token}) {
+    prefix_tokens.insert(prefix_tokens.end(), token->data.begin(), token->data.end());
   }
   const size_t prefix_off = up.add(std::move(prefix_tokens), DataType::F32);
   const size_t pos = up.add_f32(mw.pos_embed);
@@ -416,11 +426,11 @@ void CudaEngine::upload_weights() {
   }
   const size_t norm_w = up.add_f32(mw.norm_w);
   const size_t norm_b = up.add_f32(mw.norm_b);
-  // Classifier over the prefix tokens' features [B, prefix*E]: distilled models average two heads, which is
-  // one product with the weights side by side, each halved (exact in floating point), and the mean bias.
-  std::vector<float> head_w(classes * prefix * e), head_b(classes);
+  // Classifier over pre [B, K]: distilled models average two heads, which is one product with the weights side
+  // by side, each halved (exact in floating point), and the mean bias.
+  std::vector<float> head_w(classes * head_k), head_b(classes);
   for (int64_t k = 0; k < classes; ++k) {
-    for (int64_t i = 0; i < e; ++i) head_w[k * prefix * e + i] = mw.head_w.data[k * e + i];
+    for (int64_t i = 0; i < e; ++i) head_w[k * head_k + i] = mw.head_w.data[k * e + i];
     head_b[k] = mw.head_b.data[k];
   }
   if (c.distilled) {
@@ -477,17 +487,18 @@ void CudaEngine::ensure_capacity(int batch) {
   const int64_t b = batch, e = c.embed_dim, t = c.tokens(), np = c.num_patches();
   const int64_t cpp = int64_t(c.in_chans) * c.patch_size * c.patch_size;
   const int64_t image = int64_t(c.in_chans) * c.image_height * c.image_width;
-  const int64_t classes = c.num_classes, heads = c.num_heads, prefix = c.num_prefix_tokens();
+  const int64_t classes = c.num_classes, heads = c.num_heads, head_k = classifier_width(c);
 
-  size_t offsets[12];
+  size_t offsets[13];
   size_t size = 0;
-  const size_t bytes[12] = {size_t(b * image) * 4,          size_t(b * np * cpp) * elsize_,
+  const size_t bytes[13] = {size_t(b * image) * 4,          size_t(b * np * cpp) * elsize_,
                             size_t(b * np * e) * elsize_,   size_t(b * t * e) * 4,
                             size_t(b * t * e) * elsize_,    size_t(b * t * 3 * e) * elsize_,
                             size_t(b * t * e) * elsize_,    size_t(b * t * e) * elsize_,
-                            size_t(b * t * c.mlp_hidden) * elsize_, size_t(b * prefix * e) * elsize_,
-                            size_t(b * classes) * 4,        size_t(b * heads * t) * 4};
-  for (int i = 0; i < 12; ++i) {
+                            size_t(b * t * c.mlp_hidden) * elsize_, size_t(b * head_k) * elsize_,
+                            size_t(b * classes) * 4,        size_t(b * heads * t) * 4,
+                            size_t(b * e) * 4};
+  for (int i = 0; i < 13; ++i) {
     offsets[i] = size;
     size = align_up(size + bytes[i]);
   }
@@ -505,6 +516,7 @@ void CudaEngine::ensure_capacity(int batch) {
   act_.pre = d + offsets[9];
   act_.logits = reinterpret_cast<float*>(d + offsets[10]);
   act_.probs = reinterpret_cast<float*>(d + offsets[11]);
+  act_.pooled = reinterpret_cast<float*>(d + offsets[12]);
 
   const size_t host_bytes[3] = {align_up(bytes[1]), align_up(bytes[10]), align_up(bytes[11])};
   CUDA_CHECK(cudaMallocHost(&act_.host, host_bytes[0] + host_bytes[1] + host_bytes[2]));
@@ -718,6 +730,7 @@ void CudaEngine::attention(int layer, int batch, bool timed) {
 void CudaEngine::enqueue(int batch, bool timed) {
   const VitConfig& c = model_->config;
   const int e = c.embed_dim, m = c.mlp_hidden, t = c.tokens(), np = c.num_patches(), prefix = c.num_prefix_tokens();
+  const int head_tokens = c.head_tokens();
   const int cpp = c.in_chans * c.patch_size * c.patch_size;
   const int rows = batch * t;
   const auto bias_ep = cuda::GemmEpilogue::Bias;
@@ -747,9 +760,9 @@ void CudaEngine::enqueue(int batch, bool timed) {
     linear(act_.ln, e, qkv_w_[l], qkv_b_[l], act_.qkv, rows, 3 * e, e, bias_ep);
     attention(l, batch, timed);
 
-    // After the last attention only the prefix tokens reach the classifier. With one prefix token its rows
-    // are strided by T*E in att and x: the rest of the block runs on B rows instead of B*T.
-    const bool shortcut = last && prefix == 1;
+    // After the last attention only the class token reaches the classifier when it is the one head token. Its
+    // rows are strided by T*E in att and x: the rest of the block runs on B rows instead of B*T.
+    const bool shortcut = last && head_tokens == 1;
     const int r = shortcut ? batch : rows;
     const int64_t row_stride = shortcut ? int64_t(t) * e : e;  // of att and x
     linear(act_.att, row_stride, b.proj_w, b.proj_b, act_.y, r, e, e, bias_ep);
@@ -768,33 +781,60 @@ void CudaEngine::enqueue(int batch, bool timed) {
     }
     linear(act_.ln, e, b.fc1_w, b.fc1_b, act_.hidden, r, m, e, fc1_ep);
     linear(act_.hidden, m, b.fc2_w, b.fc2_b, act_.y, r, e, m, bias_ep);
-    {  // x += y; then the next block's norm1, or the final norm of the prefix tokens into pre [B, prefix, E]
+    if (last && c.pooling == Pooling::PatchMean && c.norm_after_pooling) break;  // x + y is averaged below
+    {  // x += y; then the next block's norm1, or the final norm
       cuda::LayerNormParams p = ln;
       p.x = act_.x;
       p.x_out = act_.x;
       p.y = act_.y;
-      if (!last) {
-        p.weight = w_.blocks[l + 1].ln1_w;
-        p.bias = w_.blocks[l + 1].ln1_b;
-        p.out = act_.ln;
-        p.rows = rows;
-      } else {
-        p.weight = w_.norm_w;
-        p.bias = w_.norm_b;
+      p.weight = last ? w_.norm_w : w_.blocks[l + 1].ln1_w;
+      p.bias = last ? w_.norm_b : w_.blocks[l + 1].ln1_b;
+      p.out = act_.ln;
+      p.rows = rows;
+      if (last && c.pooling == Pooling::ClassToken) {  // of the head tokens only, into pre [B, head tokens, E]
         p.out = act_.pre;
-        p.rows = batch * prefix;
-        p.group = shortcut ? 1 : prefix;
+        p.rows = batch * head_tokens;
+        p.group = shortcut ? 1 : head_tokens;
         p.group_stride = int64_t(t) * e;
         p.y_group_stride = shortcut ? e : int64_t(t) * e;
       }
       cuda::layernorm(p, stream_);
     }
   }
-  // Classifier: pre [B, prefix*E] x head_w [classes, prefix*E]^T + head_b -> logits [B, classes] (fp32).
+  if (c.pooling == Pooling::PatchMean) {
+    cuda::MeanTokensParams mean;
+    mean.batch = batch;
+    mean.tokens = t;
+    mean.first = prefix;
+    mean.dim = e;
+    if (c.norm_after_pooling) {  // pooled = mean(x + y) over the patch rows; pre = fc_norm(pooled)
+      mean.x = act_.x;
+      mean.x_type = DataType::F32;
+      mean.y = act_.y;
+      mean.y_type = dtype_;
+      mean.out = act_.pooled;
+      mean.out_type = DataType::F32;
+      cuda::mean_tokens(mean, stream_);
+      cuda::LayerNormParams p = ln;
+      p.x = act_.pooled;
+      p.weight = w_.norm_w;
+      p.bias = w_.norm_b;
+      p.out = act_.pre;
+      p.rows = batch;
+      cuda::layernorm(p, stream_);
+    } else {  // pre = mean of the normed patch rows in ln
+      mean.x = act_.ln;
+      mean.x_type = dtype_;
+      mean.out = act_.pre;
+      mean.out_type = dtype_;
+      cuda::mean_tokens(mean, stream_);
+    }
+  }
+  // Classifier: pre [B, K] x head_w [classes, K]^T + head_b -> logits [B, classes] (fp32).
   cuda::GemmParams head;
   head.m = batch;
   head.n = c.num_classes;
-  head.k = prefix * e;
+  head.k = classifier_width(c);
   head.a = act_.pre;
   head.w = w_.head_w;
   head.d = act_.logits;

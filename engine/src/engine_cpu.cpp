@@ -101,7 +101,12 @@ class CpuEngine final : public Engine {
   }
   void set_attention(const AttentionPlan& plan) override { plan_ = plan; }
   const AttentionPlan& attention() const override { return plan_; }
-  void capture_cls_attention(int layer) override { capture_layer_ = layer; }
+  void capture_cls_attention(int layer) override {
+    if (layer >= 0 && !model_->config.class_token) {
+      fail(model_->source, "no class token, so no attention of it to capture");
+    }
+    capture_layer_ = layer;
+  }
   void set_attention_observer(AttentionObserver observer) override { observer_ = std::move(observer); }
   Tensor captured_cls_attention() const override { return captured_; }
   ForwardTiming last_timing() const override { return timing_; }
@@ -138,9 +143,11 @@ void CpuEngine::embed(const Tensor& input, float* x, int batch) {
   const int e = c.embed_dim, t = c.tokens(), prefix = c.num_prefix_tokens(), patches = c.num_patches();
   const int64_t image_size = int64_t(c.in_chans) * c.image_height * c.image_width;
   for (int b = 0; b < batch; ++b) {
-    float* tokens = x + int64_t(b) * t * e;  // [T, E]
-    std::copy(w.cls_token.data.begin(), w.cls_token.data.end(), tokens);
-    if (c.distilled) std::copy(w.dist_token.data.begin(), w.dist_token.data.end(), tokens + e);
+    float* tokens = x + int64_t(b) * t * e;  // [T, E]: class, distillation, registers, patches
+    float* next = tokens;
+    for (const Tensor* prefix_token : {&w.cls_token, &w.dist_token, &w.reg_token}) {
+      next = std::copy(prefix_token->data.begin(), prefix_token->data.end(), next);
+    }
     add_inplace_cpu(tokens, w.pos_embed.ptr(), int64_t(prefix) * e);
   }
   const RowChunks chunks(patches, pool_.threads());
@@ -215,16 +222,34 @@ void CpuEngine::attention_output_and_mlp(int layer, float* x, int64_t row_begin,
   add_inplace_cpu(x_rows, delta, rows * e);
 }
 
-// Final LayerNorm of the prefix tokens and the classifier (distilled: mean of both heads).
+// The final LayerNorm and the classifier: of the class token (distilled: the mean of both heads, the second on
+// the distillation token), or of the mean of the patch tokens.
 Tensor CpuEngine::head(const float* x, int batch) {
   const VitConfig& c = model_->config;
   const VitWeights& w = model_->weights;
-  const int64_t e = c.embed_dim, t = c.tokens(), classes = c.num_classes;
+  const int64_t e = c.embed_dim, t = c.tokens(), classes = c.num_classes, prefix = c.num_prefix_tokens();
   Tensor logits({batch, classes});
   std::vector<float> features(e), dist_logits(classes);
   for (int b = 0; b < batch; ++b) {
-    const float* tokens = x + b * t * e;
+    const float* tokens = x + b * t * e;  // [T, E]
     float* out = logits.ptr() + b * classes;
+    if (c.pooling == Pooling::PatchMean) {
+      std::vector<float> pooled(e), normed;
+      const float* rows = tokens + prefix * e;  // [T - prefix, E]
+      if (!c.norm_after_pooling) {
+        normed.resize((t - prefix) * e);
+        layernorm_cpu(rows, w.norm_w.ptr(), w.norm_b.ptr(), normed.data(), t - prefix, e, c.ln_eps);
+        rows = normed.data();
+      }
+      mean_rows_cpu(rows, pooled.data(), t - prefix, e);
+      if (c.norm_after_pooling) {
+        layernorm_cpu(pooled.data(), w.norm_w.ptr(), w.norm_b.ptr(), features.data(), 1, e, c.ln_eps);
+      } else {
+        features = pooled;
+      }
+      linear_cpu(features.data(), w.head_w.ptr(), w.head_b.ptr(), out, 1, classes, e);
+      continue;
+    }
     layernorm_cpu(tokens, w.norm_w.ptr(), w.norm_b.ptr(), features.data(), 1, e, c.ln_eps);
     linear_cpu(features.data(), w.head_w.ptr(), w.head_b.ptr(), out, 1, classes, e);
     if (c.distilled) {

@@ -28,7 +28,8 @@ std::array<float, 3> triple(const json& value, const std::string& file, const ch
 // Head count from a timm architecture name ("vit_small_patch16_224" -> 6).
 int heads_from_architecture(const std::string& architecture) {
   static const std::pair<const char*, int> kSizes[] = {
-      {"_tiny", 3}, {"_small", 6}, {"_medium", 8}, {"_base", 12}, {"_large", 16}, {"_huge", 16}, {"_giant", 16}};
+      {"_tiny", 3},  {"_small", 6}, {"_medium", 8}, {"_base", 12}, {"_large", 16}, {"_huge", 16}, {"_giant", 16},
+      {"_wee", 4},   {"_pwee", 4},  {"_little", 5}, {"_betwixt", 10}};
   for (const auto& [tag, heads] : kSizes) {
     if (architecture.find(tag) != std::string::npos) return heads;
   }
@@ -45,16 +46,18 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
   if (std::regex_search(arch, match, std::regex("patch(\\d+)"))) out.patch_size = std::stoi(match[1]);
   out.distilled = arch.find("distilled") != std::string::npos;
   out.num_heads = heads_from_architecture(arch);
+  std::string pool = "token";
   if (config.contains("model_args")) {
     const json& args = config["model_args"];
     out.num_heads = get_or(args, "num_heads", out.num_heads);
     out.patch_size = get_or(args, "patch_size", out.patch_size);
+    pool = get_or(args, "global_pool", pool);
   }
   out.num_heads = get_or(config, "num_heads", out.num_heads);
   out.num_classes = get_or(config, "num_classes", 0);
-  if (get_or<std::string>(config, "global_pool", "token") != "token") {
-    fail(file, "global_pool '{}' is not supported (only 'token')", config["global_pool"].get<std::string>());
-  }
+  pool = get_or(config, "global_pool", pool);
+  if (pool != "token" && pool != "avg") fail(file, "global_pool '{}' is not supported (only 'token' and 'avg')", pool);
+  out.patch_mean = pool == "avg";
 
   const json& cfg = config.contains("pretrained_cfg") ? config["pretrained_cfg"] : config;
   PreprocessConfig& pp = out.preprocess;

@@ -14,6 +14,7 @@ struct CheckpointConfig {
   int num_classes = 0;  // 0 = unknown (taken from the head's shape)
   int patch_size = 16;
   bool distilled = false;
+  bool patch_mean = false;  // global_pool "avg"
   bool hugging_face = false;
   bool image_size_known = false;
   float ln_eps = 1e-6f;

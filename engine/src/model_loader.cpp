@@ -101,6 +101,24 @@ void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkp
     fail(file, "embedding width {} is not divisible by {} heads", config.embed_dim, config.num_heads);
   }
   config.distilled = tensors.has("dist_token");
+  config.class_token = tensors.has("cls_token");
+  if (tensors.has("reg_token")) {
+    const Tensor& registers = tensors.peek("reg_token");
+    if (registers.shape.size() != 3 || registers.shape[0] != 1 || registers.shape[1] < 1 ||
+        registers.shape[2] != config.embed_dim) {
+      fail(file, "tensor 'reg_token' has shape {}, expected [1, R, {}]", shape_string(registers.shape),
+           config.embed_dim);
+    }
+    config.register_tokens = static_cast<int>(registers.shape[1]);
+  }
+  config.pooling = checkpoint.patch_mean ? Pooling::PatchMean : Pooling::ClassToken;
+  config.norm_after_pooling = tensors.has("fc_norm.weight");
+  if (config.pooling == Pooling::ClassToken && !config.class_token) {
+    fail(file, "missing tensor 'cls_token' (global_pool 'token' classifies the class token)");
+  }
+  if (config.pooling == Pooling::PatchMean && config.distilled) {
+    fail(file, "a distilled model with global_pool 'avg' is not supported");
+  }
 }
 
 // How the stored position embedding is laid out: a square grid of patch positions, after one row per prefix
@@ -154,7 +172,8 @@ void take_block(TensorTaker& tensors, int index, const VitConfig& c, VitBlockWei
   block.norm1_w = tensors.take(p + "norm1.weight", {e});
   block.norm1_b = tensors.take(p + "norm1.bias", {e});
   block.qkv_w = tensors.take(p + "attn.qkv.weight", {3 * e, e});
-  block.qkv_b = tensors.take(p + "attn.qkv.bias", {3 * e});
+  // timm's qkv_bias=False (vit_medium_patch16_gap_256) stores none: a zero bias.
+  block.qkv_b = tensors.has(p + "attn.qkv.bias") ? tensors.take(p + "attn.qkv.bias", {3 * e}) : Tensor({3 * e});
   block.proj_w = tensors.take(p + "attn.proj.weight", {e, e});
   block.proj_b = tensors.take(p + "attn.proj.bias", {e});
   block.norm2_w = tensors.take(p + "norm2.weight", {e});
@@ -172,7 +191,8 @@ void take_block(TensorTaker& tensors, int index, const VitConfig& c, VitBlockWei
 int64_t VitModel::parameter_count() const {
   int64_t total = 0;
   auto add = [&](const Tensor& t) { total += t.numel(); };
-  for (const Tensor* t : {&weights.patch_w, &weights.patch_b, &weights.cls_token, &weights.dist_token, &weights.pos_embed,
+  for (const Tensor* t : {&weights.patch_w, &weights.patch_b, &weights.cls_token, &weights.dist_token,
+                          &weights.reg_token, &weights.pos_embed,
                           &weights.norm_w, &weights.norm_b, &weights.head_w, &weights.head_b, &weights.head_dist_w,
                           &weights.head_dist_b}) {
     add(*t);
@@ -226,8 +246,9 @@ VitModel load_model(const std::string& path, const LoadOptions& options) {
   VitWeights& w = model.weights;
   w.patch_w = tensors.take("patch_embed.proj.weight", {e, c.in_chans, c.patch_size, c.patch_size});
   w.patch_b = tensors.take("patch_embed.proj.bias", {e});
-  w.cls_token = tensors.take("cls_token", {1, 1, e});
+  if (c.class_token) w.cls_token = tensors.take("cls_token", {1, 1, e});
   if (c.distilled) w.dist_token = tensors.take("dist_token", {1, 1, e});
+  if (c.register_tokens) w.reg_token = tensors.take("reg_token", {1, c.register_tokens, e});
   const int stored_prefix_rows = stored.has_prefix_rows ? prefix : 0;
   w.pos_embed = tensors.take("pos_embed", {1, stored_prefix_rows + int64_t(stored_side) * stored_side, e});
   if (!stored.has_prefix_rows) w.pos_embed = with_zero_prefix_rows(w.pos_embed, prefix);
@@ -236,8 +257,9 @@ VitModel load_model(const std::string& path, const LoadOptions& options) {
   }
   w.blocks.resize(c.depth);
   for (int i = 0; i < c.depth; ++i) take_block(tensors, i, c, w.blocks[i]);
-  w.norm_w = tensors.take("norm.weight", {e});
-  w.norm_b = tensors.take("norm.bias", {e});
+  const std::string final_norm = c.norm_after_pooling ? "fc_norm." : "norm.";
+  w.norm_w = tensors.take(final_norm + "weight", {e});
+  w.norm_b = tensors.take(final_norm + "bias", {e});
   w.head_w = tensors.take("head.weight", {c.num_classes, e});
   w.head_b = tensors.take("head.bias", {c.num_classes});
   if (c.distilled) {

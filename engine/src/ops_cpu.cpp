@@ -62,6 +62,14 @@ void add_inplace_cpu(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+void mean_rows_cpu(const float* x, float* out, int64_t rows, int64_t cols) {
+  std::vector<double> sums(cols, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) sums[c] += x[r * cols + c];
+  }
+  for (int64_t c = 0; c < cols; ++c) out[c] = float(sums[c] / double(rows));
+}
+
 void patch_embed_rows_cpu(const float* image, const float* weight, const float* bias, float* tokens, int first_patch,
                           int patch_count, int channels, int height, int width, int patch, int embed, float* columns) {
   const int gw = width / patch;

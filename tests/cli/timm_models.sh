@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# timm's ViT, distilled DeiT and DeiT III architectures (random weights, made by timm) give the same logits and
-# top-1 in distrvit as in timm: tests/timm/timm_models.py. Skipped where timm is not installed (CI).
+# timm's ViT, distilled DeiT, DeiT III and register / average-pool ViTs (random weights, made by timm) give the
+# same logits and top-1 in distrvit as in timm: tests/timm/timm_models.py. Skipped where timm is not installed (CI).
 set -uo pipefail
 bin=${DISTRVIT_BIN:?set DISTRVIT_BIN to the build/bin folder}
 root=${DISTRVIT_ROOT:?set DISTRVIT_ROOT to the source tree}

@@ -318,6 +318,57 @@ TEST_CASE("model: distilled DeiT (two prefix tokens, two heads) matches the CPU 
   }
 }
 
+// A random ViT-Ti rearranged in memory: with or without its class token, with register tokens, pooled by the
+// class token or the patch mean (the final norm after the mean, as timm's fc_norm, or before it).
+VitModel pooling_variant(bool class_token, int registers, Pooling pooling, bool norm_after_pooling) {
+  VitModel model = random_model("vit_tiny_patch16_224", 0, 11);
+  VitConfig& c = model.config;
+  VitWeights& w = model.weights;
+  c.class_token = class_token;
+  c.register_tokens = registers;
+  c.pooling = pooling;
+  c.norm_after_pooling = norm_after_pooling;
+  if (!class_token) w.cls_token = Tensor();
+  w.reg_token = Tensor({1, registers, c.embed_dim});
+  Tensor pos({1, c.tokens(), c.embed_dim});
+  for (int64_t i = 0; i < w.reg_token.numel(); ++i) w.reg_token.data[i] = 0.3f * std::cos(0.7f * float(i));
+  for (int64_t i = 0; i < pos.numel(); ++i) pos.data[i] = 0.05f * std::sin(0.013f * float(i));
+  w.pos_embed = pos;
+  return model;
+}
+
+TEST_CASE("model: register tokens and patch-mean pooling (timm's reg/gap ViTs) match the CPU engine") {
+  SKIP_WITHOUT_CUDA();
+  struct Variant {
+    const char* name;
+    bool class_token;
+    int registers;
+    Pooling pooling;
+    bool norm_after_pooling;
+  };
+  const Variant variants[] = {{"no class token, 4 registers, mean then fc_norm", false, 4, Pooling::PatchMean, true},
+                              {"no class token, norm then mean", false, 0, Pooling::PatchMean, false},
+                              {"class token + 1 register, mean then fc_norm", true, 1, Pooling::PatchMean, true},
+                              {"class token + 4 registers, class-token pooling", true, 4, Pooling::ClassToken, false}};
+  for (const Variant& v : variants) {
+    auto model = std::make_shared<const VitModel>(
+        pooling_variant(v.class_token, v.registers, v.pooling, v.norm_after_pooling));
+    const VitConfig& c = model->config;
+    Tensor input({3, c.in_chans, c.image_height, c.image_width});
+    for (int64_t i = 0; i < input.numel(); ++i) input.data[i] = std::sin(0.0007f * float(i)) * 1.5f;
+    const Tensor ref = create_engine(model, EngineOptions{})->forward(input);
+    for (Precision p : {Precision::F32, Precision::F16}) {
+      auto gpu = cuda_engine(model, p);
+      for (int pass = 0; pass < 2; ++pass) {  // un-graphed, then replayed
+        const double d = max_abs_diff(gpu->forward(input), ref);
+        INFO(v.name, " ", precision_name(p), " pass ", pass, " max abs diff ", d);
+        CHECK(d <= (p == Precision::F32 ? 1e-4 : 5e-3));
+      }
+      if (!v.class_token) CHECK_THROWS_WITH_AS(gpu->capture_cls_attention(0), doctest::Contains("no class token"), Error);
+    }
+  }
+}
+
 TEST_CASE("model: class-token attention capture matches the CPU engine") {
   SKIP_WITHOUT_CUDA();
   Golden g;

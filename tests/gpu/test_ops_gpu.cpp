@@ -295,6 +295,37 @@ Result run_embed_tokens(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   return {out.read(), ref};
 }
 
+Result run_mean_tokens(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
+  // dims: batch, tokens, first, dim, with y. With y: the fc_norm path (x fp32, y of the type, out fp32);
+  // without: the norm-first path (x and out of the type).
+  const int batch = c.dims[0], tokens = c.dims[1], first = c.dims[2], dim = c.dims[3];
+  const bool with_y = c.dims[4] != 0;
+  const DataType x_type = with_y ? DataType::F32 : c.type, out_type = with_y ? DataType::F32 : c.type;
+  const size_t n = size_t(batch) * tokens * dim;
+  const std::vector<float> x = random_values(rng, n, x_type);
+  const std::vector<float> y = with_y ? random_values(rng, n, c.type) : std::vector<float>(n, 0.0f);
+  std::vector<float> sum(n), ref(size_t(batch) * dim);
+  for (size_t i = 0; i < n; ++i) sum[i] = x[i] + y[i];
+  for (int b = 0; b < batch; ++b) {
+    mean_rows_cpu(sum.data() + (size_t(b) * tokens + first) * dim, ref.data() + size_t(b) * dim, tokens - first, dim);
+  }
+  DeviceArray dx(x, x_type), dy(y, c.type), out(ref.size(), out_type);
+  out.poison();
+  cuda::MeanTokensParams p;
+  p.x = dx.get();
+  p.x_type = x_type;
+  p.y = with_y ? dy.get() : nullptr;
+  p.y_type = c.type;
+  p.out = out.get();
+  p.out_type = out_type;
+  p.batch = batch;
+  p.tokens = tokens;
+  p.first = first;
+  p.dim = dim;
+  cuda::mean_tokens(p, s);
+  return {out.read(), ref};
+}
+
 Result run_convert(const OpCase& c, std::mt19937& rng, cudaStream_t s) {
   // dims: count. f32 -> type -> f32 on the device must equal the host's round to nearest even, exactly.
   const int count = c.dims[0];
@@ -314,7 +345,7 @@ const std::map<std::string, std::function<Result(const OpCase&, std::mt19937&, c
       {"layernorm", run_layernorm},   {"residual_layernorm", run_residual_layernorm},
       {"gemm", run_gemm},             {"gemm_hopper", run_gemm}, {"bias_gelu", run_bias_gelu},
       {"patch_embed", run_patch_embed}, {"embed_tokens", run_embed_tokens},
-      {"convert", run_convert}};
+      {"mean_tokens", run_mean_tokens}, {"convert", run_convert}};
   return table;
 }
 
@@ -351,6 +382,10 @@ std::vector<OpCase> cases() {
       table.push_back({"patch_embed", t, d, mm});
     for (const std::vector<int>& d : std::vector<std::vector<int>>{{3, 10, 1, 24}, {2, 11, 2, 37}})
       table.push_back({"embed_tokens", t, d, 1e-14});
+    // mean_tokens: batch, tokens, first, dim, with y. Columns past a block of 128, no prefix, 4 registers.
+    for (const std::vector<int>& d : std::vector<std::vector<int>>{{3, 197, 1, 192, 1}, {2, 200, 4, 333, 0},
+                                                                   {5, 37, 0, 130, 1}, {1, 257, 5, 64, 0}})
+      table.push_back({"mean_tokens", t, d, threshold(t, 1e-12, 2e-7, 1e-5)});
     table.push_back({"convert", t, {1001}, 0.0});
   }
   return table;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""timm architectures, each with seeded random weights, against distrvit: the same logits from timm's own input
-tensor (CPU fp32, and CUDA fp16 when distrvit was built with CUDA and a GPU is present) and the same top-1 from
-the image files (timm's transform against distrvit's preprocessing).
+"""timm architectures (ViT, DeiT, DeiT III, register and global-average-pool ViTs), each with seeded random
+weights, against distrvit: the same logits from timm's own input tensor (CPU fp32, and CUDA fp16 when distrvit
+was built with CUDA and a GPU is present) and the same top-1 from the image files (timm's transform against
+distrvit's preprocessing).
 
     python3 tests/timm/timm_models.py BUILD/bin/distrvit IMAGE_DIR [ARCH...]
 
@@ -26,6 +27,9 @@ ARCHITECTURES = [
     "deit_small_distilled_patch16_224",
     "deit3_small_patch16_224",  # LayerScale, no class position
     "deit3_base_patch16_384",   # the same at 384 px, crop_pct 1.0
+    "vit_base_patch16_reg4_gap_256",  # no class token, 4 registers, patch mean then fc_norm
+    "vit_medium_patch16_gap_256",     # norm before the patch mean, no qkv bias, LayerScale
+    "vit_betwixt_patch16_reg4_gap_256",  # 10 heads, told by the name
 ]
 IMAGES = 6
 CPU_TOLERANCE = 1e-3  # max |logit difference| at logit std 1: fp32 against timm in float64

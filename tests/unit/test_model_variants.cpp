@@ -1,6 +1,6 @@
 // Checkpoint layouts and architectures beyond the golden folders, built by the tests from the golden weights:
 // Hugging Face key layout, 384 px (resampled position embedding), patch 32, distilled DeiT, DeiT III (LayerScale,
-// no class position), bad checkpoints.
+// no class position), patch-mean pooling and register tokens, bad checkpoints.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "distrvit/engine.h"
 #include "distrvit/error.h"
 #include "distrvit/model.h"
+#include "distrvit/ops_cpu.h"
 #include "distrvit/safetensors.h"
 #include "test_util.h"
 
@@ -296,6 +297,115 @@ TEST_CASE("model: DeiT III's LayerScale scales each branch by its gamma") {
   CHECK(max_abs_diff(shut, run((tmp / "gamma_half").string(), input)) > 1e-3);
 }
 
+// What the classifier of a model whose blocks are shut (LayerScale 0) computes with patch-mean pooling, written out:
+// the patch embeddings plus their positions, averaged, normed after (fc_norm) or before the mean, then the head.
+Tensor shut_patch_mean_logits(const TensorMap& t, const Tensor& image, bool norm_after_mean) {
+  const int64_t e = 192, patches = 196, classes = 1000;
+  std::vector<float> x(patches * e), normed(patches * e), mean(e, 0.0f), features(e);
+  patch_embed_cpu(image.ptr(), t.at("patch_embed.proj.weight").ptr(), t.at("patch_embed.proj.bias").ptr(), x.data(), 1,
+                  3, 224, 224, 16, int(e));
+  const std::vector<float>& pos = t.at("pos_embed").data;  // [1, 196, E]: no class row
+  for (int64_t i = 0; i < patches * e; ++i) x[i] += pos[i];
+  const std::string norm = norm_after_mean ? "fc_norm." : "norm.";
+  const float* gamma = t.at(norm + "weight").ptr();
+  const float* beta = t.at(norm + "bias").ptr();
+  if (!norm_after_mean) layernorm_cpu(x.data(), gamma, beta, normed.data(), patches, e, 1e-6f);
+  const std::vector<float>& rows = norm_after_mean ? x : normed;
+  for (int64_t p = 0; p < patches; ++p) {
+    for (int64_t c = 0; c < e; ++c) mean[c] += rows[p * e + c] / float(patches);
+  }
+  if (norm_after_mean) layernorm_cpu(mean.data(), gamma, beta, features.data(), 1, e, 1e-6f);
+  else features = mean;
+  Tensor logits({1, classes});
+  linear_cpu(features.data(), t.at("head.weight").ptr(), t.at("head.bias").ptr(), logits.ptr(), 1, classes, e);
+  return logits;
+}
+
+TensorMap with_fc_norm(TensorMap tensors) {
+  tensors["fc_norm.weight"] = tensors.at("norm.weight");
+  tensors["fc_norm.bias"] = tensors.at("norm.bias");
+  tensors.erase("norm.weight");
+  tensors.erase("norm.bias");
+  return tensors;
+}
+
+TEST_CASE("model: patch-mean pooling, with the final norm after the mean (fc_norm) or before it") {
+  test::TempDir tmp;
+  TensorMap shut = deit3_layout(read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors"), 0.0f);
+  shut.erase("cls_token");
+  nlohmann::json config = timm_config("vit_tiny_patch16_224", 224);
+  config["global_pool"] = "avg";
+  write_checkpoint(tmp / "norm_before", shut, config);
+  write_checkpoint(tmp / "fc_norm", with_fc_norm(shut), config);
+
+  const VitModel model = load_model((tmp / "fc_norm").string());
+  CHECK(model.config.pooling == Pooling::PatchMean);
+  CHECK(model.config.norm_after_pooling);
+  CHECK_FALSE(model.config.class_token);
+  CHECK(model.config.tokens() == 196);
+  CHECK_FALSE(load_model((tmp / "norm_before").string()).config.norm_after_pooling);
+
+  const Tensor image = random_input(1, 224, 7);
+  for (bool norm_after_mean : {false, true}) {
+    CAPTURE(norm_after_mean);
+    const Tensor logits = run((tmp / (norm_after_mean ? "fc_norm" : "norm_before")).string(), image);
+    const TensorMap& weights = norm_after_mean ? with_fc_norm(shut) : shut;
+    CHECK(max_abs_diff(logits, shut_patch_mean_logits(weights, image, norm_after_mean)) < 1e-4);
+  }
+}
+
+TEST_CASE("model: register tokens are attended to but not classified, and a model without a class token") {
+  test::TempDir tmp;
+  const TensorMap plain = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  nlohmann::json config = timm_config("vit_tiny_patch16_224", 224);
+  config["global_pool"] = "avg";
+  auto with_registers = [](TensorMap tensors, float value) {
+    Tensor registers({1, 4, 192});
+    for (int64_t i = 0; i < registers.numel(); ++i) registers.data[i] = value * float(i % 7 - 3);
+    tensors["reg_token"] = registers;
+    tensors.erase("cls_token");
+    return tensors;
+  };
+  const Tensor image = random_input(1, 224, 8);
+  // Blocks shut: the registers cannot reach the patches, so the logits are those of the model without them.
+  write_checkpoint(tmp / "shut", with_registers(deit3_layout(plain, 0.0f), 0.5f), config);
+  TensorMap shut_no_registers = deit3_layout(plain, 0.0f);
+  shut_no_registers.erase("cls_token");
+  write_checkpoint(tmp / "shut_no_registers", shut_no_registers, config);
+  const VitModel model = load_model((tmp / "shut").string());
+  CHECK(model.config.register_tokens == 4);
+  CHECK(model.config.num_prefix_tokens() == 4);
+  CHECK(model.config.tokens() == 200);
+  CHECK(max_abs_diff(run((tmp / "shut").string(), image), run((tmp / "shut_no_registers").string(), image)) < 1e-5);
+  // Blocks open: other register values give other logits.
+  write_checkpoint(tmp / "registers_a", with_registers(deit3_layout(plain, 1.0f), 0.5f), config);
+  write_checkpoint(tmp / "registers_b", with_registers(deit3_layout(plain, 1.0f), -0.5f), config);
+  CHECK(max_abs_diff(run((tmp / "registers_a").string(), image), run((tmp / "registers_b").string(), image)) > 1e-3);
+
+  auto no_class_token = std::make_shared<const VitModel>(load_model((tmp / "registers_a").string()));
+  CHECK_THROWS_WITH_AS(create_engine(no_class_token, EngineOptions{})->capture_cls_attention(3),
+                       doctest::Contains("no class token"), Error);
+  write_checkpoint(tmp / "token_pool", with_registers(plain, 0.5f), timm_config("vit_tiny_patch16_224", 224));
+  CHECK_THROWS_WITH_AS(load_model((tmp / "token_pool").string()),
+                       doctest::Contains("missing tensor 'cls_token' (global_pool 'token'"), Error);
+}
+
+TEST_CASE("model: a checkpoint without qkv biases (timm's qkv_bias=False) runs with zero biases") {
+  test::TempDir tmp;
+  TensorMap zero_bias = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  TensorMap no_bias = zero_bias;
+  for (int block = 0; block < 12; ++block) {
+    const std::string name = "blocks." + std::to_string(block) + ".attn.qkv.bias";
+    std::fill(zero_bias[name].data.begin(), zero_bias[name].data.end(), 0.0f);
+    no_bias.erase(name);
+  }
+  const nlohmann::json config = timm_config("vit_tiny_patch16_224", 224);
+  write_checkpoint(tmp / "zero_bias", zero_bias, config);
+  write_checkpoint(tmp / "no_bias", no_bias, config);
+  const Tensor image = random_input(1, 224, 9);
+  CHECK(max_abs_diff(run((tmp / "no_bias").string(), image), run((tmp / "zero_bias").string(), image)) == 0.0);
+}
+
 TEST_CASE("model: bad checkpoints are clear errors") {
   test::TempDir tmp;
   const TensorMap good = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
@@ -321,6 +431,12 @@ TEST_CASE("model: bad checkpoints are clear errors") {
   odd_positions["pos_embed"] = Tensor({1, 195, 192});
   expect_error("odd_positions", odd_positions, config,
                "pos_embed holds 195 rows: neither 1 prefix token(s) and a square grid nor a square grid");
+  TensorMap bad_registers = good;
+  bad_registers["reg_token"] = Tensor({4, 192});
+  expect_error("bad_registers", bad_registers, config, "tensor 'reg_token' has shape [4,192], expected [1, R, 192]");
+  nlohmann::json map_pool = config;
+  map_pool["global_pool"] = "map";
+  expect_error("map_pool", good, map_pool, "global_pool 'map' is not supported (only 'token' and 'avg')");
   expect_error("unknown_arch", good, timm_config("resnet50", 224), "unknown architecture 'resnet50'");
   nlohmann::json no_heads = timm_config("vit_mystery_patch16_224", 224);
   expect_error("no_heads", good, no_heads, "number of attention heads");

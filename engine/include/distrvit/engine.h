@@ -59,7 +59,8 @@ class Engine {
   virtual const AttentionPlan& attention() const = 0;
 
   // After the next forward, captured_cls_attention() holds layer `layer`'s attention
-  // probabilities of the class token: [B, heads, tokens]. layer < 0 turns capturing off.
+  // probabilities of the class token: [B, heads, tokens]. layer < 0 turns capturing off. Throws Error for a
+  // model without a class token.
   virtual void capture_cls_attention(int layer) = 0;
   virtual Tensor captured_cls_attention() const = 0;
 

@@ -9,6 +9,10 @@
 
 namespace distrvit {
 
+// What the classifier reads: the class token (and DeiT's distillation token), or the mean of the patch tokens
+// (timm's global_pool "avg").
+enum class Pooling { ClassToken, PatchMean };
+
 struct VitConfig {
   std::string architecture;  // e.g. "vit_tiny_patch16_224", "deit_small_distilled_patch16_224"
   int image_height = 224;    // input size the model runs at
@@ -21,6 +25,12 @@ struct VitConfig {
   int mlp_hidden = 768;
   int num_classes = 1000;
   bool distilled = false;  // DeiT: dist token + head_dist, inference averages both heads
+  bool class_token = true;
+  int register_tokens = 0;  // timm's reg_token rows, after the class token
+  Pooling pooling = Pooling::ClassToken;
+  // PatchMean only: the final LayerNorm (norm_w, norm_b) comes after the mean (timm's fc_norm) instead of
+  // normalising every token before it. For ClassToken both orders are the same.
+  bool norm_after_pooling = false;
   float ln_eps = 1e-6f;
   PreprocessConfig preprocess;
 
@@ -28,7 +38,9 @@ struct VitConfig {
   int grid_h() const { return image_height / patch_size; }
   int grid_w() const { return image_width / patch_size; }
   int num_patches() const { return grid_h() * grid_w(); }
-  int num_prefix_tokens() const { return distilled ? 2 : 1; }
+  int num_prefix_tokens() const { return (class_token ? 1 : 0) + (distilled ? 1 : 0) + register_tokens; }
+  // Prefix tokens the classifier reads (class, then distillation); 0 for PatchMean.
+  int head_tokens() const { return pooling == Pooling::ClassToken ? (distilled ? 2 : 1) : 0; }
   int tokens() const { return num_patches() + num_prefix_tokens(); }
 };
 
@@ -48,12 +60,13 @@ struct VitBlockWeights {
 struct VitWeights {
   Tensor patch_w;     // [E, C, P, P]
   Tensor patch_b;     // [E]
-  Tensor cls_token;   // [1, 1, E]
+  Tensor cls_token;   // [1, 1, E] (class_token only)
   Tensor dist_token;  // [1, 1, E] (distilled only)
+  Tensor reg_token;   // [1, R, E] (register_tokens R > 0 only)
   Tensor pos_embed;   // [1, T, E]  T = prefix tokens + grid_h * grid_w at the run resolution; the prefix rows are
                       // zero for checkpoints that store none (timm's no_embed_class, DeiT III)
   std::vector<VitBlockWeights> blocks;
-  Tensor norm_w, norm_b;          // [E]
+  Tensor norm_w, norm_b;          // [E] timm's norm, or its fc_norm (norm_after_pooling)
   Tensor head_w;                  // [classes, E]
   Tensor head_b;                  // [classes]
   Tensor head_dist_w, head_dist_b;  // distilled only

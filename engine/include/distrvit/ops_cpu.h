@@ -21,6 +21,10 @@ void softmax_rows_cpu(float* x, int64_t rows, int64_t cols);
 // x[i] += y[i]
 void add_inplace_cpu(float* x, const float* y, int64_t n);
 
+// out[c] = the mean of x[r, c] over the rows of x [rows, cols] (summed in double); the reference of
+// kernels/elementwise.h mean_tokens.
+void mean_rows_cpu(const float* x, float* out, int64_t rows, int64_t cols);
+
 // Patch embedding as a strided convolution: image [B, C, H, W] -> tokens [B, gh*gw, E],
 // weight [E, C, P, P], bias [E].
 void patch_embed_cpu(const float* image, const float* weight, const float* bias, float* tokens, int batch,
