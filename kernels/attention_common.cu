@@ -75,8 +75,12 @@ const char* variant_name(int head_dim, int variant) {
                                                  "4 warps x 16 rows, 64 keys, Q in regs",
                                                  "4 warps x 32 rows, 64 keys, Q in smem",
                                                  "8 warps x 16 rows, 64 keys, Q in regs"};
+  static const char* const d80[kNumVariants] = {"4 warps x 32 rows, 64 keys, Q in regs",
+                                                "4 warps x 16 rows, 64 keys, Q in regs",
+                                                "4 warps x 32 rows, 32 keys, Q in smem",
+                                                "8 warps x 16 rows, 64 keys, Q in regs"};
   if (variant < 0 || variant >= kNumVariants) return "?";
-  return head_dim == 64 ? d64[variant] : head_dim == 128 ? d128[variant] : "?";
+  return head_dim == 64 ? d64[variant] : head_dim == 80 ? d80[variant] : head_dim == 128 ? d128[variant] : "?";
 }
 
 }  // namespace flash

@@ -34,8 +34,8 @@ struct AttentionDeviceParams {
                                         int head_dim);
 };
 
-// Our fused FlashAttention-style kernel: online softmax, fp32 accumulation, any N, head_dim 64 and 128
-// (others fall back to a slower generic path). Throws Error for unsupported configurations.
+// Our fused FlashAttention-style kernel: online softmax, fp32 accumulation, any N, head_dim 64, 80 (mma.sync
+// only) and 128 (others fall back to a slower generic path). Throws Error for unsupported configurations.
 // With a workspace of exact_workspace_bytes(p) (0 when it would not), few (b, h) pairs with long rows (ViT-Ti at
 // batch 1) also split the keys over blocks to fill the GPU; without one it runs unsplit.
 void attention_exact(const AttentionDeviceParams& p, cudaStream_t stream, void* workspace = nullptr,

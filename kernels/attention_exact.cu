@@ -104,11 +104,16 @@ void attention_exact_generic(const AttentionDeviceParams& p, cudaStream_t stream
 namespace flash {
 
 // The fused instantiation for p's (dtype, head_dim, q/k width), called as run(variant) or pick(); false when none.
-template <typename Fn>
+// kWithD80: head_dim 80 too, which the mma.sync kernel has and the wgmma kernel has not.
+template <bool kWithD80 = true, typename Fn>
 bool with_fused_instantiation(const AttentionDeviceParams& p, Fn&& fn) {
   if (p.dtype == DataType::F32 || !attention_rows_16b_aligned(p)) return false;
   const bool f16 = p.dtype == DataType::F16;
   const int qk = p.score_dim();
+  if constexpr (kWithD80) {
+    if (p.head_dim == 80 && qk == 80) return f16 ? fn.template operator()<__half, 80, 80>()
+                                                  : fn.template operator()<__nv_bfloat16, 80, 80>();
+  }
   if (p.head_dim == 64 && qk == 64) return f16 ? fn.template operator()<__half, 64, 64>()
                                                 : fn.template operator()<__nv_bfloat16, 64, 64>();
   if (p.head_dim == 64 && qk == 32) return f16 ? fn.template operator()<__half, 64, 32>()
@@ -232,12 +237,12 @@ bool available() {
 }
 
 bool run(const AttentionDeviceParams& p, int variant, cudaStream_t stream) {
-  return available() && flash::with_fused_instantiation(p, RunHopper{p, variant, stream});
+  return available() && flash::with_fused_instantiation<false>(p, RunHopper{p, variant, stream});
 }
 
 int auto_variant(const AttentionDeviceParams& p) {
   int picked = -1;
-  if (available()) flash::with_fused_instantiation(p, PickHopper{p, picked});
+  if (available()) flash::with_fused_instantiation<false>(p, PickHopper{p, picked});
   return picked;
 }
 

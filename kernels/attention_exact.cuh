@@ -17,6 +17,7 @@
 //           V1 4 warps x 16 rows: ~10 % slower per flop but fills the last wave when few heads have long
 //              rows (1x12x4097: 0.201 vs 0.219 ms), so the automatic choice takes it there.
 //           V2 8 warps x 32 rows (256-row blocks): 1.84 ms. V3 128-key tiles, Q re-read from smem: spills, 2.03.
+//     d=80  (ViT-H/14) V0 like d=64's: 176 regs; V1 16 rows per warp where waves are short. 0.87-0.95x cuDNN.
 //     d=128 V0 4 warps x 32 rows, 32 keys, Q re-read from smem: 255 regs, no spills. Default, 6.95 ms.
 //           V1 16 rows per warp: 8.67. V2 FA2's 128 x 64 tile: spills ~170 B, 7.63. V3 8 warps x 16 rows: 7.76.
 //   Where the rest is: with mma.sync every warp re-reads K/V fragments from smem (~128-190 B per HMMA,
@@ -275,6 +276,18 @@ struct Variants<T, 128, kQKDim> {
   using V3 = Config<128, 8, 1, 64, true, kQKDim>;  // 128 rows, 8 warps of 16 rows
   static int pick(const AttentionDeviceParams& p) {
     return expected_speed<T, V1>(p, 0.8) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
+  }
+};
+
+// d = 80 (ViT-H/14, DeiT III huge: 1280 / 16 heads). The mma.sync kernel only: no wgmma kernel at this width.
+template <typename T, int kQKDim>
+struct Variants<T, 80, kQKDim> {
+  using V0 = Config<80, 4, 2, 64, true, kQKDim>;   // 128 rows, 32 per warp, Q in regs
+  using V1 = Config<80, 4, 1, 64, true, kQKDim>;   // 64 rows, 16 per warp
+  using V2 = Config<80, 4, 2, 32, false, kQKDim>;  // 128 rows, 32-key tiles, Q re-read from smem
+  using V3 = Config<80, 8, 1, 64, true, kQKDim>;   // 128 rows, 8 warps of 16 rows
+  static int pick(const AttentionDeviceParams& p) {
+    return expected_speed<T, V1>(p, 0.9) > expected_speed<T, V0>(p, 1.0) ? 1 : 0;
   }
 };
 
