@@ -126,12 +126,14 @@ struct DeviceBlock {
 struct DeviceWeights {
   const void* patch_w = nullptr;  // [E, C*P*P] T (conv weight [E, C, P, P] flattened)
   const void* patch_b = nullptr;  // [E] T
-  const float* prefix = nullptr;  // [prefix, E] class token (then dist token)
+  const float* prefix = nullptr;  // [prefix, E] class token, distillation token, registers (those present)
   const float* pos = nullptr;     // [tokens, E]
+  const float* norm_pre_w = nullptr;  // [E] (pre_norm only)
+  const float* norm_pre_b = nullptr;
   std::vector<DeviceBlock> blocks;
   const float* norm_w = nullptr;  // [E]
   const float* norm_b = nullptr;  // [E]
-  const void* head_w = nullptr;   // [classes, prefix*E] T; distilled: [head_w | head_dist_w] / 2
+  const void* head_w = nullptr;   // [classes, K] T; distilled: [head_w | head_dist_w] / 2
   const float* head_b = nullptr;  // [classes]; distilled: (head_b + head_dist_b) / 2
 };
 
@@ -401,6 +403,10 @@ void CudaEngine::upload_weights() {
   }
   const size_t prefix_off = up.add(std::move(prefix_tokens), DataType::F32);
   const size_t pos = up.add_f32(mw.pos_embed);
+  need(mw.norm_pre_w, c.pre_norm ? e : 0, "norm_pre.weight");
+  need(mw.norm_pre_b, c.pre_norm ? e : 0, "norm_pre.bias");
+  const size_t norm_pre_w = up.add_f32(mw.norm_pre_w);
+  const size_t norm_pre_b = up.add_f32(mw.norm_pre_b);
   struct BlockOffsets {
     size_t ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
   };
@@ -455,6 +461,10 @@ void CudaEngine::upload_weights() {
   w_.patch_b = any(patch_b);
   w_.prefix = f32(prefix_off);
   w_.pos = f32(pos);
+  if (c.pre_norm) {
+    w_.norm_pre_w = f32(norm_pre_w);
+    w_.norm_pre_b = f32(norm_pre_b);
+  }
   for (const BlockOffsets& o : blocks) {
     w_.blocks.push_back({f32(o.ln1_w), f32(o.ln1_b), any(o.qkv_w), any(o.qkv_b), any(o.proj_w), any(o.proj_b),
                          f32(o.ln2_w), f32(o.ln2_b), any(o.fc1_w), any(o.fc1_b), any(o.fc2_w), any(o.fc2_b)});
@@ -745,6 +755,16 @@ void CudaEngine::enqueue(int batch, bool timed) {
   ln.dtype = dtype_;
   ln.dim = e;
   ln.eps = c.ln_eps;
+  if (c.pre_norm) {  // x = norm_pre(x), in place in fp32: each row is read whole before it is written
+    cuda::LayerNormParams p = ln;
+    p.dtype = DataType::F32;
+    p.x = act_.x;
+    p.weight = w_.norm_pre_w;
+    p.bias = w_.norm_pre_b;
+    p.out = act_.x;
+    p.rows = rows;
+    cuda::layernorm(p, stream_);
+  }
   {  // ln = norm1_0(x)
     cuda::LayerNormParams p = ln;
     p.x = act_.x;

@@ -115,6 +115,7 @@ class CpuEngine final : public Engine {
 
  private:
   void embed(const Tensor& input, float* x, int batch);
+  void pre_norm(float* x, int64_t row_begin, int64_t row_end);
   void attention_input(int layer, float* x, int64_t row_begin, int64_t row_end);
   void attention(int layer, int batch);
   void attention_output_and_mlp(int layer, float* x, int64_t row_begin, int64_t row_end);
@@ -162,6 +163,16 @@ void CpuEngine::embed(const Tensor& input, float* x, int batch) {
                          c.in_chans, c.image_height, c.image_width, c.patch_size, e, columns.data());
     add_inplace_cpu(tokens, w.pos_embed.ptr() + int64_t(prefix + first) * e, int64_t(count) * e);
   });
+}
+
+// timm's norm_pre over rows [row_begin, row_end) of the residual stream, through normed_.
+void CpuEngine::pre_norm(float* x, int64_t row_begin, int64_t row_end) {
+  const VitConfig& c = model_->config;
+  const VitWeights& w = model_->weights;
+  const int64_t e = c.embed_dim, rows = row_end - row_begin;
+  float* normed = normed_.data() + row_begin * e;  // [rows, E]
+  layernorm_cpu(x + row_begin * e, w.norm_pre_w.ptr(), w.norm_pre_b.ptr(), normed, rows, e, c.ln_eps);
+  std::copy(normed, normed + rows * e, x + row_begin * e);
 }
 
 // LayerNorm 1 and the qkv projection of rows [row_begin, row_end).
@@ -282,6 +293,7 @@ Tensor CpuEngine::forward(const Tensor& input) {
   const RowChunks chunks(rows, pool_.threads());
   embed(input, x.data(), batch);
   pool_.run(chunks.count(), [&](size_t chunk, int) {
+    if (c.pre_norm) pre_norm(x.data(), chunks.begin(chunk), chunks.end(chunk));
     if (c.depth > 0) attention_input(0, x.data(), chunks.begin(chunk), chunks.end(chunk));
   });
   for (int layer = 0; layer < c.depth; ++layer) {

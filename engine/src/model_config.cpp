@@ -42,6 +42,12 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
   if (arch.rfind("vit_", 0) != 0 && arch.rfind("deit_", 0) != 0 && arch.rfind("deit3_", 0) != 0) {
     fail(file, "unknown architecture '{}' (supported: timm vit_*, deit_* and deit3_*)", arch);
   }
+  // timm builds its CLIP ViTs with nn.LayerNorm's eps, 1e-5 (the others with 1e-6); its "quickgelu" ones with an
+  // activation this engine does not have.
+  if (arch.find("quickgelu") != std::string::npos) {
+    fail(file, "architecture '{}' uses quick GELU, which is not supported (only exact GELU)", arch);
+  }
+  if (arch.find("_clip_") != std::string::npos) out.ln_eps = 1e-5f;
   std::smatch match;
   if (std::regex_search(arch, match, std::regex("patch(\\d+)"))) out.patch_size = std::stoi(match[1]);
   out.distilled = arch.find("distilled") != std::string::npos;

@@ -113,6 +113,7 @@ void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkp
   }
   config.pooling = checkpoint.patch_mean ? Pooling::PatchMean : Pooling::ClassToken;
   config.norm_after_pooling = tensors.has("fc_norm.weight");
+  config.pre_norm = tensors.has("norm_pre.weight");
   if (config.pooling == Pooling::ClassToken && !config.class_token) {
     fail(file, "missing tensor 'cls_token' (global_pool 'token' classifies the class token)");
   }
@@ -192,7 +193,7 @@ int64_t VitModel::parameter_count() const {
   int64_t total = 0;
   auto add = [&](const Tensor& t) { total += t.numel(); };
   for (const Tensor* t : {&weights.patch_w, &weights.patch_b, &weights.cls_token, &weights.dist_token,
-                          &weights.reg_token, &weights.pos_embed,
+                          &weights.reg_token, &weights.pos_embed, &weights.norm_pre_w, &weights.norm_pre_b,
                           &weights.norm_w, &weights.norm_b, &weights.head_w, &weights.head_b, &weights.head_dist_w,
                           &weights.head_dist_b}) {
     add(*t);
@@ -245,13 +246,18 @@ VitModel load_model(const std::string& path, const LoadOptions& options) {
 
   VitWeights& w = model.weights;
   w.patch_w = tensors.take("patch_embed.proj.weight", {e, c.in_chans, c.patch_size, c.patch_size});
-  w.patch_b = tensors.take("patch_embed.proj.bias", {e});
+  // CLIP ViTs (timm's patch_bias=False) store none: a zero bias.
+  w.patch_b = tensors.has("patch_embed.proj.bias") ? tensors.take("patch_embed.proj.bias", {e}) : Tensor({e});
   if (c.class_token) w.cls_token = tensors.take("cls_token", {1, 1, e});
   if (c.distilled) w.dist_token = tensors.take("dist_token", {1, 1, e});
   if (c.register_tokens) w.reg_token = tensors.take("reg_token", {1, c.register_tokens, e});
   const int stored_prefix_rows = stored.has_prefix_rows ? prefix : 0;
   w.pos_embed = tensors.take("pos_embed", {1, stored_prefix_rows + int64_t(stored_side) * stored_side, e});
   if (!stored.has_prefix_rows) w.pos_embed = with_zero_prefix_rows(w.pos_embed, prefix);
+  if (c.pre_norm) {
+    w.norm_pre_w = tensors.take("norm_pre.weight", {e});
+    w.norm_pre_b = tensors.take("norm_pre.bias", {e});
+  }
   if (stored_side != c.grid_h() || stored_side != c.grid_w()) {
     w.pos_embed = resample_pos_embed(w.pos_embed, prefix, stored_side, stored_side, c.grid_h(), c.grid_w());
   }

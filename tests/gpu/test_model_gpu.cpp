@@ -319,8 +319,9 @@ TEST_CASE("model: distilled DeiT (two prefix tokens, two heads) matches the CPU 
 }
 
 // A random ViT-Ti rearranged in memory: with or without its class token, with register tokens, pooled by the
-// class token or the patch mean (the final norm after the mean, as timm's fc_norm, or before it).
-VitModel pooling_variant(bool class_token, int registers, Pooling pooling, bool norm_after_pooling) {
+// class token or the patch mean (the final norm after the mean, as timm's fc_norm, or before it), with or without
+// CLIP's norm_pre.
+VitModel pooling_variant(bool class_token, int registers, Pooling pooling, bool norm_after_pooling, bool pre_norm) {
   VitModel model = random_model("vit_tiny_patch16_224", 0, 11);
   VitConfig& c = model.config;
   VitWeights& w = model.weights;
@@ -328,6 +329,15 @@ VitModel pooling_variant(bool class_token, int registers, Pooling pooling, bool 
   c.register_tokens = registers;
   c.pooling = pooling;
   c.norm_after_pooling = norm_after_pooling;
+  c.pre_norm = pre_norm;
+  if (pre_norm) {
+    w.norm_pre_w = Tensor({c.embed_dim});
+    w.norm_pre_b = Tensor({c.embed_dim});
+    for (int i = 0; i < c.embed_dim; ++i) {
+      w.norm_pre_w.data[i] = 0.8f + 0.01f * float(i % 37);
+      w.norm_pre_b.data[i] = 0.02f * float(i % 11) - 0.1f;
+    }
+  }
   if (!class_token) w.cls_token = Tensor();
   w.reg_token = Tensor({1, registers, c.embed_dim});
   Tensor pos({1, c.tokens(), c.embed_dim});
@@ -337,7 +347,7 @@ VitModel pooling_variant(bool class_token, int registers, Pooling pooling, bool 
   return model;
 }
 
-TEST_CASE("model: register tokens and patch-mean pooling (timm's reg/gap ViTs) match the CPU engine") {
+TEST_CASE("model: registers, patch-mean pooling and norm_pre (timm's reg, gap, CLIP ViTs) match the CPU engine") {
   SKIP_WITHOUT_CUDA();
   struct Variant {
     const char* name;
@@ -345,14 +355,17 @@ TEST_CASE("model: register tokens and patch-mean pooling (timm's reg/gap ViTs) m
     int registers;
     Pooling pooling;
     bool norm_after_pooling;
+    bool pre_norm;
   };
-  const Variant variants[] = {{"no class token, 4 registers, mean then fc_norm", false, 4, Pooling::PatchMean, true},
-                              {"no class token, norm then mean", false, 0, Pooling::PatchMean, false},
-                              {"class token + 1 register, mean then fc_norm", true, 1, Pooling::PatchMean, true},
-                              {"class token + 4 registers, class-token pooling", true, 4, Pooling::ClassToken, false}};
+  const Variant variants[] = {
+      {"no class token, 4 registers, mean then fc_norm", false, 4, Pooling::PatchMean, true, false},
+      {"no class token, norm then mean", false, 0, Pooling::PatchMean, false, false},
+      {"class token + 1 register, mean then fc_norm", true, 1, Pooling::PatchMean, true, false},
+      {"class token + 4 registers, class-token pooling", true, 4, Pooling::ClassToken, false, false},
+      {"CLIP: norm_pre, class-token pooling", true, 0, Pooling::ClassToken, false, true}};
   for (const Variant& v : variants) {
     auto model = std::make_shared<const VitModel>(
-        pooling_variant(v.class_token, v.registers, v.pooling, v.norm_after_pooling));
+        pooling_variant(v.class_token, v.registers, v.pooling, v.norm_after_pooling, v.pre_norm));
     const VitConfig& c = model->config;
     Tensor input({3, c.in_chans, c.image_height, c.image_width});
     for (int64_t i = 0; i < input.numel(); ++i) input.data[i] = std::sin(0.0007f * float(i)) * 1.5f;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""timm architectures (ViT, DeiT, DeiT III, register and global-average-pool ViTs), each with seeded random
+"""timm architectures (ViT, DeiT, DeiT III, register, global-average-pool and CLIP ViTs), each with seeded random
 weights, against distrvit: the same logits from timm's own input tensor (CPU fp32, and CUDA fp16 when distrvit
 was built with CUDA and a GPU is present) and the same top-1 from the image files (timm's transform against
 distrvit's preprocessing).
@@ -30,6 +30,7 @@ ARCHITECTURES = [
     "vit_base_patch16_reg4_gap_256",  # no class token, 4 registers, patch mean then fc_norm
     "vit_medium_patch16_gap_256",     # norm before the patch mean, no qkv bias, LayerScale
     "vit_betwixt_patch16_reg4_gap_256",  # 10 heads, told by the name
+    "vit_base_patch16_clip_224",  # CLIP: norm_pre, LayerNorm eps 1e-5
 ]
 IMAGES = 6
 CPU_TOLERANCE = 1e-3  # max |logit difference| at logit std 1: fp32 against timm in float64
@@ -125,7 +126,8 @@ def main():
                 want = int(p.argmax())
                 got = result["top"][0]
                 clear = (top2[0] - top2[1]).item() > CLEAR_MARGIN
-                ok = abs(got["prob"] - p[want].item()) <= PROBABILITY_TOLERANCE * p[want].item() and (got["index"] == want or not clear)
+                close = abs(got["prob"] - p[want].item()) <= PROBABILITY_TOLERANCE * p[want].item()
+                ok = close and (got["index"] == want or not clear)
                 check(ok, f"{arch} classify {os.path.basename(image)}: top-1 {got['index']} p={got['prob']:.5f}, "
                           f"timm {want} p={p[want].item():.5f}")
     print(f"timm_models: {failures} check(s) failed" if failures else "timm_models: all checks passed")

@@ -1,6 +1,6 @@
 // Checkpoint layouts and architectures beyond the golden folders, built by the tests from the golden weights:
 // Hugging Face key layout, 384 px (resampled position embedding), patch 32, distilled DeiT, DeiT III (LayerScale,
-// no class position), patch-mean pooling and register tokens, bad checkpoints.
+// no class position), patch-mean pooling and register tokens, CLIP's norm_pre, bad checkpoints.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -390,10 +390,42 @@ TEST_CASE("model: register tokens are attended to but not classified, and a mode
                        doctest::Contains("missing tensor 'cls_token' (global_pool 'token'"), Error);
 }
 
-TEST_CASE("model: a checkpoint without qkv biases (timm's qkv_bias=False) runs with zero biases") {
+TEST_CASE("model: CLIP ViTs: norm_pre before the first block, LayerNorm eps 1e-5") {
+  // With the blocks shut the classifier sees final_norm(norm_pre(x)). A norm_pre of one scale and one shift for
+  // every channel changes nothing there (a LayerNorm ignores both, up to eps); one per channel does.
+  test::TempDir tmp;
+  const TensorMap shut = deit3_layout(read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors"), 0.0f);
+  auto with_norm_pre = [&](float scale, float shift, float per_channel) {
+    TensorMap tensors = shut;
+    Tensor weight({192}), bias({192});
+    for (int i = 0; i < 192; ++i) {
+      weight.data[i] = scale + per_channel * float(i % 5);
+      bias.data[i] = shift + per_channel * float(i % 3);
+    }
+    tensors["norm_pre.weight"] = weight;
+    tensors["norm_pre.bias"] = bias;
+    return tensors;
+  };
+  const nlohmann::json config = timm_config("vit_tiny_patch16_clip_224", 224);
+  write_checkpoint(tmp / "plain", shut, config);
+  write_checkpoint(tmp / "uniform", with_norm_pre(2.0f, 0.3f, 0.0f), config);
+  write_checkpoint(tmp / "per_channel", with_norm_pre(2.0f, 0.3f, 0.4f), config);
+  const VitModel model = load_model((tmp / "uniform").string());
+  CHECK(model.config.pre_norm);
+  CHECK(model.config.ln_eps == 1e-5f);
+  CHECK(load_model(test::golden_dir(kGoldenTiny).string()).config.ln_eps == 1e-6f);
+  const Tensor image = random_input(1, 224, 10);
+  const Tensor plain = run((tmp / "plain").string(), image);
+  CHECK(max_abs_diff(run((tmp / "uniform").string(), image), plain) < 1e-3);
+  CHECK(max_abs_diff(run((tmp / "per_channel").string(), image), plain) > 1e-2);
+}
+
+TEST_CASE("model: checkpoints without qkv or patch biases (timm's qkv_bias, patch_bias False) run with zero ones") {
   test::TempDir tmp;
   TensorMap zero_bias = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  std::fill(zero_bias["patch_embed.proj.bias"].data.begin(), zero_bias["patch_embed.proj.bias"].data.end(), 0.0f);
   TensorMap no_bias = zero_bias;
+  no_bias.erase("patch_embed.proj.bias");
   for (int block = 0; block < 12; ++block) {
     const std::string name = "blocks." + std::to_string(block) + ".attn.qkv.bias";
     std::fill(zero_bias[name].data.begin(), zero_bias[name].data.end(), 0.0f);
@@ -437,6 +469,8 @@ TEST_CASE("model: bad checkpoints are clear errors") {
   nlohmann::json map_pool = config;
   map_pool["global_pool"] = "map";
   expect_error("map_pool", good, map_pool, "global_pool 'map' is not supported (only 'token' and 'avg')");
+  expect_error("quick_gelu", good, timm_config("vit_base_patch16_clip_quickgelu_224", 224),
+               "uses quick GELU, which is not supported");
   expect_error("unknown_arch", good, timm_config("resnet50", 224), "unknown architecture 'resnet50'");
   nlohmann::json no_heads = timm_config("vit_mystery_patch16_224", 224);
   expect_error("no_heads", good, no_heads, "number of attention heads");

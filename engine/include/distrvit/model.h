@@ -31,6 +31,7 @@ struct VitConfig {
   // PatchMean only: the final LayerNorm (norm_w, norm_b) comes after the mean (timm's fc_norm) instead of
   // normalising every token before it. For ClassToken both orders are the same.
   bool norm_after_pooling = false;
+  bool pre_norm = false;  // a LayerNorm of the tokens before the first block (timm's norm_pre: CLIP ViTs)
   float ln_eps = 1e-6f;
   PreprocessConfig preprocess;
 
@@ -63,6 +64,7 @@ struct VitWeights {
   Tensor cls_token;   // [1, 1, E] (class_token only)
   Tensor dist_token;  // [1, 1, E] (distilled only)
   Tensor reg_token;   // [1, R, E] (register_tokens R > 0 only)
+  Tensor norm_pre_w, norm_pre_b;  // [E] (pre_norm only)
   Tensor pos_embed;   // [1, T, E]  T = prefix tokens + grid_h * grid_w at the run resolution; the prefix rows are
                       // zero for checkpoints that store none (timm's no_embed_class, DeiT III)
   std::vector<VitBlockWeights> blocks;
