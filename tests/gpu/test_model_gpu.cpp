@@ -377,7 +377,9 @@ TEST_CASE("model: registers, patch-mean pooling and norm_pre (timm's reg, gap, C
         INFO(v.name, " ", precision_name(p), " pass ", pass, " max abs diff ", d);
         CHECK(d <= (p == Precision::F32 ? 1e-4 : 5e-3));
       }
-      if (!v.class_token) CHECK_THROWS_WITH_AS(gpu->capture_cls_attention(0), doctest::Contains("no class token"), Error);
+      if (!v.class_token) {
+        CHECK_THROWS_WITH_AS(gpu->capture_cls_attention(0), doctest::Contains("no class token"), Error);
+      }
     }
   }
 }
