@@ -21,12 +21,32 @@ void fill(Tensor& t, std::vector<int64_t> shape, std::mt19937_64& rng, float std
   for (float& x : t.data) x = dist(rng);
 }
 
+// The layout words between the patch size and the image size of a timm name ("_clip", "_reg4_gap").
+void apply_traits(const std::string& architecture, const std::string& traits, VitConfig& c) {
+  static const std::regex kWord("_([a-z]+)(\\d*)");
+  for (auto it = std::sregex_iterator(traits.begin(), traits.end(), kWord); it != std::sregex_iterator(); ++it) {
+    const std::string word = (*it)[1], number = (*it)[2];
+    if (word == "clip" && number.empty()) {
+      c.pre_norm = true;
+      c.ln_eps = 1e-5f;
+    } else if (word == "reg" && !number.empty()) {
+      c.register_tokens = std::stoi(number);
+    } else if (word == "gap" && number.empty()) {
+      c.class_token = false;
+      c.pooling = Pooling::PatchMean;
+      c.norm_after_pooling = true;
+    } else {
+      fail(architecture, "unknown layout word '{}{}' (random models know clip, reg<N> and gap)", word, number);
+    }
+  }
+}
+
 }  // namespace
 
 VitModel random_model(const std::string& architecture, int image_size, uint64_t seed) {
   std::smatch match;
   if (!std::regex_match(architecture, match,
-                        std::regex(R"((vit|deit3?)_(\w+?)(_distilled)?_patch(\d+)_(\d+)(\..*)?)"))) {
+                        std::regex(R"((vit|deit3?)_([a-z]+)(_distilled)?_patch(\d+)((?:_[a-z]+\d*)*)_(\d+)(\..*)?)"))) {
     fail(architecture, "unknown architecture (expected e.g. vit_base_patch16_224)");
   }
   const Size* size = nullptr;
@@ -44,7 +64,8 @@ VitModel random_model(const std::string& architecture, int image_size, uint64_t 
   c.mlp_hidden = 4 * size->embed;
   c.patch_size = std::stoi(match[4]);
   c.distilled = match[3].matched;
-  c.image_height = c.image_width = image_size > 0 ? image_size : std::stoi(match[5]);
+  apply_traits(architecture, match[5], c);
+  c.image_height = c.image_width = image_size > 0 ? image_size : std::stoi(match[6]);
   if (c.image_height % c.patch_size) fail(architecture, "image size {} is not a multiple of the patch", c.image_height);
   c.preprocess.input_height = c.preprocess.input_width = c.image_height;
 
@@ -53,8 +74,13 @@ VitModel random_model(const std::string& architecture, int image_size, uint64_t 
   const int64_t e = c.embed_dim, m = c.mlp_hidden, p = c.patch_size;
   fill(w.patch_w, {e, 3, p, p}, rng, 0.02f);
   fill(w.patch_b, {e}, rng, 0.02f);
-  fill(w.cls_token, {1, 1, e}, rng, 0.02f);
+  if (c.class_token) fill(w.cls_token, {1, 1, e}, rng, 0.02f);
   if (c.distilled) fill(w.dist_token, {1, 1, e}, rng, 0.02f);
+  if (c.register_tokens) fill(w.reg_token, {1, c.register_tokens, e}, rng, 0.02f);
+  if (c.pre_norm) {
+    fill(w.norm_pre_w, {e}, rng, 0.02f, 1.0f);
+    fill(w.norm_pre_b, {e}, rng, 0.02f);
+  }
   fill(w.pos_embed, {1, c.tokens(), e}, rng, 0.02f);
   w.blocks.resize(c.depth);
   for (VitBlockWeights& b : w.blocks) {

@@ -438,6 +438,23 @@ TEST_CASE("model: checkpoints without qkv or patch biases (timm's qkv_bias, patc
   CHECK(max_abs_diff(run((tmp / "no_bias").string(), image), run((tmp / "zero_bias").string(), image)) == 0.0);
 }
 
+TEST_CASE("model: random models (bench --random) take timm's layout words clip, reg<N> and gap") {
+  const VitConfig gap = random_model("vit_base_patch16_reg4_gap_256").config;
+  CHECK(gap.register_tokens == 4);
+  CHECK_FALSE(gap.class_token);
+  CHECK(gap.pooling == Pooling::PatchMean);
+  CHECK(gap.tokens() == 4 + 16 * 16);
+  const VitConfig clip = random_model("vit_tiny_patch16_clip_224.laion2b_ft_in1k").config;
+  CHECK(clip.pre_norm);
+  CHECK(clip.ln_eps == 1e-5f);
+  CHECK(clip.class_token);
+  CHECK(random_model("deit3_small_patch16_384").config.tokens() == 1 + 24 * 24);
+  auto tiny_gap = std::make_shared<const VitModel>(random_model("vit_tiny_patch16_reg1_gap_64", 0, 4));
+  CHECK(create_engine(tiny_gap, EngineOptions{})->forward(random_input(1, 64, 11)).shape ==
+        std::vector<int64_t>{1, 1000});
+  CHECK_THROWS_WITH_AS(random_model("vit_tiny_patch16_clip_quickgelu_224"), doctest::Contains("'quickgelu'"), Error);
+}
+
 TEST_CASE("model: bad checkpoints are clear errors") {
   test::TempDir tmp;
   const TensorMap good = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");

@@ -90,8 +90,9 @@ struct LoadOptions {
 // Throws Error naming the file and the problem for anything missing, extra or misshapen.
 VitModel load_model(const std::string& path, const LoadOptions& options = {});
 
-// A model of a named timm architecture ("vit_base_patch16_224", "deit_tiny_distilled_patch16_224") with
-// seeded random weights, for speed measurements. image_size 0 = the size in the name.
+// A model of a named timm architecture ("vit_base_patch16_224", "deit_tiny_distilled_patch16_224",
+// "deit3_huge_patch14_224", "vit_base_patch16_reg4_gap_256", "vit_base_patch16_clip_224") with seeded random
+// weights, for speed measurements. image_size 0 = the size in the name.
 VitModel random_model(const std::string& architecture, int image_size = 0, uint64_t seed = 0);
 
 // Resamples a [1, prefix + gh*gw, E] position embedding to a new grid (bicubic, as timm does).
