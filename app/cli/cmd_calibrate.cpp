@@ -30,6 +30,7 @@ void run_calibrate(CalibrateOptions o) {
   const ClassList classes = default_class_list();
   const auto images = split_images(list_labelled_images(o.images, o.labels, classes, o.limit), o.every, 0);
   auto model = o.model.load();
+  require_imagenet_classes(model->config, model->source);
   const bool default_output = o.output.empty();
   const std::string output = default_output ? cached_plan_path(*model) : o.output;
   const std::filesystem::path folder = std::filesystem::path(output).parent_path();

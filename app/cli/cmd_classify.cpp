@@ -49,9 +49,10 @@ std::vector<ClassifyInput> expand_inputs(const std::vector<std::string>& specs) 
 }
 
 void run_classify(const ClassifyOptions& o) {
-  const ClassList classes = default_class_list();
+  const ClassList imagenet = default_class_list();
   const std::vector<ClassifyInput> inputs = expand_inputs(o.images);  // a missing path fails before the model loads
   const auto model = o.model.load();
+  const ClassList classes = model_class_list(model->config, imagenet);
   auto engine = create_engine(model, o.model.engine_options());
   engine->set_attention(resolve_attention(o.attention, *model));
 

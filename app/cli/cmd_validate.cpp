@@ -98,6 +98,7 @@ void run_validate(const ValidateOptions& o) {
       split_images(list_labelled_images(o.data, o.labels, classes, o.limit), o.every, o.skip_every);
   if (images.empty()) throw Error(o.data + ": no images left after --every/--skip-every");
   const auto model = o.model.load();
+  require_imagenet_classes(model->config, model->source);
   const EngineOptions engine_options = o.model.engine_options();
   const bool gpu_preprocessing = preprocess_on_gpu(o.preprocess, engine_options.device);
   auto engine = create_engine(model, engine_options);

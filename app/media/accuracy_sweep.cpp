@@ -97,6 +97,7 @@ void AccuracySweep::run(const SweepSettings& settings) {
     set_stage("loading model " + spec, 0);
     model = std::make_shared<const VitModel>(load_model(resolve_model(spec)));
   }
+  require_imagenet_classes(model->config, model->source);
   const ClassList classes = default_class_list();
   const std::vector<LabelledImage> images = list_sweep_images(settings.folder, classes, settings.max_images);
 

@@ -287,6 +287,7 @@ void Pipeline::inference_loop() {
 
 std::shared_ptr<FrameResult> Pipeline::classify(const CapturedFrame& frame, bool reprocessed, uint64_t version) {
   const VitModel& model = *engines_.model();
+  const ClassList& labels = labels_of(engines_.model());
   const PreprocessConfig& preprocess = model.config.preprocess;
   auto result = std::make_shared<FrameResult>();
   result->frame_index = frame.index;
@@ -303,13 +304,13 @@ std::shared_ptr<FrameResult> Pipeline::classify(const CapturedFrame& frame, bool
   Engine& engine = engines_.main();
   const Tensor logits = engine.forward(input);
   const ForwardTiming timing = engine.last_timing();
-  result->top5 = rank_classes(logits);
+  result->top5 = rank_classes(logits, labels);
   result->attention_layer = engines_.captured_layer();
   if (result->attention_layer >= 0) result->cls_attention = drop_batch_dimension(engine.captured_cls_attention());
   if (Engine* exact = engines_.exact()) {
     const Tensor exact_logits = exact->forward(input);
     result->timing.exact_forward_ms = exact->last_timing().total_ms;
-    result->exact_top5 = rank_classes(exact_logits);
+    result->exact_top5 = rank_classes(exact_logits, labels);
     if (result->attention_layer >= 0) result->exact_cls_attention = drop_batch_dimension(exact->captured_cls_attention());
   } else if (engines_.comparing()) {  // the configured plan is exact: it is its own reference
     result->exact_top5 = result->top5;
@@ -331,15 +332,23 @@ std::shared_ptr<FrameResult> Pipeline::classify(const CapturedFrame& frame, bool
   return result;
 }
 
-std::vector<RankedClass> Pipeline::rank_classes(const Tensor& logits) const {
+const ClassList& Pipeline::labels_of(const std::shared_ptr<const VitModel>& model) {
+  if (model != labelled_model_) {
+    model_labels_ = model_class_list(model->config, classes_);
+    labelled_model_ = model;
+  }
+  return model_labels_;
+}
+
+std::vector<RankedClass> Pipeline::rank_classes(const Tensor& logits, const ClassList& labels) const {
   std::vector<RankedClass> ranked;
   const int64_t classes = logits.dim(-1);
   for (const Prediction& top : top_k(logits.ptr(), classes, static_cast<int>(std::min<int64_t>(5, classes)))) {
     RankedClass entry;
     entry.index = top.index;
     entry.probability = top.prob;
-    entry.label = classes_.label(top.index);
-    if (top.index < static_cast<int>(classes_.synsets.size())) entry.synset = classes_.synsets[top.index];
+    entry.label = labels.label(top.index);
+    if (top.index < static_cast<int>(labels.synsets.size())) entry.synset = labels.synsets[top.index];
     ranked.push_back(std::move(entry));
   }
   return ranked;

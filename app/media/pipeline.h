@@ -68,7 +68,8 @@ class Pipeline {
   void inference_loop();
   static bool read_next_frame(FrameSource& source, bool loop, CapturedFrame& frame);
   std::shared_ptr<FrameResult> classify(const CapturedFrame& frame, bool reprocessed, uint64_t version);
-  std::vector<RankedClass> rank_classes(const Tensor& logits) const;
+  std::vector<RankedClass> rank_classes(const Tensor& logits, const ClassList& labels) const;
+  const ClassList& labels_of(const std::shared_ptr<const VitModel>& model);
   void record_error(const std::string& message);  // caller holds mutex_
 
   mutable std::mutex mutex_;
@@ -94,7 +95,9 @@ class Pipeline {
   uint64_t applied_version_ = 0;
   EngineSet engines_;  // only the inference thread touches it
   ResultCallback on_result_;
-  ClassList classes_;
+  ClassList classes_;  // ImageNet-1k's
+  std::shared_ptr<const VitModel> labelled_model_;  // the model model_labels_ are of
+  ClassList model_labels_;
   RateMeter rate_;
   int64_t next_sequence_ = 1;
 

@@ -5,6 +5,7 @@
 
 #include "data_folders.h"
 #include "distrvit/error.h"
+#include "distrvit/model.h"
 
 namespace distrvit {
 namespace fs = std::filesystem;
@@ -48,6 +49,21 @@ ClassList default_class_list() {
     if (fs::exists(file, ec)) return load_class_list(file.string());
   }
   throw Error("imagenet_synsets.txt: class list not found (set DISTRVIT_ASSETS to the assets folder)");
+}
+
+ClassList model_class_list(const VitConfig& config, const ClassList& imagenet) {
+  if (!config.class_names.empty()) {
+    ClassList own;
+    own.names = config.class_names;
+    return own;
+  }
+  return config.num_classes == int(imagenet.names.size()) ? imagenet : ClassList{};
+}
+
+void require_imagenet_classes(const VitConfig& config, const std::string& what) {
+  if (config.num_classes != 1000) {
+    fail(what, "the model has {} classes, and images are labelled by ImageNet-1k's 1000", config.num_classes);
+  }
 }
 
 }  // namespace distrvit

@@ -36,6 +36,45 @@ int heads_from_architecture(const std::string& architecture) {
   return 0;
 }
 
+// timm's label_names, at the top or in pretrained_cfg: a list of strings.
+std::vector<std::string> timm_label_names(const json& config, const std::string& file) {
+  const json* names = config.contains("label_names") ? &config["label_names"] : nullptr;
+  if (!names && config.contains("pretrained_cfg") && config["pretrained_cfg"].is_object() &&
+      config["pretrained_cfg"].contains("label_names")) {
+    names = &config["pretrained_cfg"]["label_names"];
+  }
+  if (!names || names->is_null()) return {};
+  if (!names->is_array()) fail(file, "'label_names' must be a list of names");
+  std::vector<std::string> out;
+  for (const json& name : *names) {
+    if (!name.is_string()) fail(file, "'label_names' must be a list of names");
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
+// Hugging Face's id2label {"0": "tench, Tinca tinca", ...} in index order; every index from 0 once.
+std::vector<std::string> hf_class_names(const json& id2label, const std::string& file) {
+  if (!id2label.is_object()) fail(file, "'id2label' must map class indices to names");
+  std::vector<std::string> names(id2label.size());
+  std::vector<bool> seen(id2label.size(), false);
+  for (const auto& [key, value] : id2label.items()) {
+    size_t used = 0;
+    int index = -1;
+    try {
+      index = std::stoi(key, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != key.size() || index < 0 || size_t(index) >= names.size() || seen[index]) {
+      fail(file, "id2label: '{}' is not one of the class indices 0..{}", key, names.size() - 1);
+    }
+    if (!value.is_string()) fail(file, "id2label: the name of class {} is not a string", key);
+    names[index] = value.get<std::string>();
+    seen[index] = true;
+  }
+  return names;
+}
+
 void read_timm_config(const json& config, const std::string& file, CheckpointConfig& out) {
   out.architecture = config.at("architecture").get<std::string>();
   const std::string& arch = out.architecture;
@@ -61,6 +100,7 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
   }
   out.num_heads = get_or(config, "num_heads", out.num_heads);
   out.num_classes = get_or(config, "num_classes", 0);
+  out.class_names = timm_label_names(config, file);
   pool = get_or(config, "global_pool", pool);
   if (pool != "token" && pool != "avg") fail(file, "global_pool '{}' is not supported (only 'token' and 'avg')", pool);
   out.patch_mean = pool == "avg";
@@ -93,7 +133,10 @@ void read_hf_config(const json& config, const std::string& file, CheckpointConfi
   out.num_heads = get_or(config, "num_attention_heads", 0);
   out.patch_size = get_or(config, "patch_size", 16);
   out.ln_eps = get_or(config, "layer_norm_eps", 1e-12f);
-  if (config.contains("id2label")) out.num_classes = static_cast<int>(config["id2label"].size());
+  if (config.contains("id2label")) {
+    out.class_names = hf_class_names(config["id2label"], file);
+    out.num_classes = static_cast<int>(out.class_names.size());
+  }
   const int image_size = get_or(config, "image_size", 224);
   out.preprocess.input_height = out.preprocess.input_width = image_size;
   out.image_size_known = true;

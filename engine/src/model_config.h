@@ -1,6 +1,7 @@
 // Internal: what a checkpoint's config files say, before the tensors are looked at.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@ struct CheckpointConfig {
   std::string architecture;
   int num_heads = 0;    // 0 = unknown
   int num_classes = 0;  // 0 = unknown (taken from the head's shape)
+  std::vector<std::string> class_names;  // Hugging Face's id2label in index order, timm's label_names
   int patch_size = 16;
   bool distilled = false;
   bool patch_mean = false;  // global_pool "avg"

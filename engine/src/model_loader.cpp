@@ -92,6 +92,10 @@ void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkp
   if (checkpoint.num_classes && checkpoint.num_classes != config.num_classes) {
     fail(file, "head has {} classes but the config says {}", config.num_classes, checkpoint.num_classes);
   }
+  if (!checkpoint.class_names.empty() && int(checkpoint.class_names.size()) != config.num_classes) {
+    fail(file, "head has {} classes but the config names {}", config.num_classes, checkpoint.class_names.size());
+  }
+  config.class_names = checkpoint.class_names;
   config.num_heads = checkpoint.num_heads;
   if (config.num_heads <= 0) {
     fail(file, "cannot tell the number of attention heads of '{}' (name has no tiny/small/base/large and the config none)",

@@ -13,6 +13,7 @@
 
 #include "distrvit/engine.h"
 #include "distrvit/error.h"
+#include "distrvit/labels.h"
 #include "distrvit/model.h"
 #include "distrvit/ops_cpu.h"
 #include "distrvit/safetensors.h"
@@ -139,7 +140,7 @@ TEST_CASE("model: Hugging Face key layout gives the same logits as timm's") {
                            {"intermediate_size", 768}, {"hidden_act", "gelu"}, {"layer_norm_eps", 1e-6},
                            {"image_size", 224}, {"patch_size", 16}, {"num_channels", 3}};
   config["id2label"] = nlohmann::json::object();
-  for (int i = 0; i < 1000; ++i) config["id2label"][std::to_string(i)] = "class" + std::to_string(i);
+  for (int i = 999; i >= 0; --i) config["id2label"][std::to_string(i)] = "name" + std::to_string(i);
   write_checkpoint(tmp / "hf", hf, config);
   std::ofstream(tmp / "hf" / "preprocessor_config.json")
       << R"({"do_resize": true, "size": {"height": 224, "width": 224}, "resample": 2, "do_normalize": true,
@@ -149,8 +150,17 @@ TEST_CASE("model: Hugging Face key layout gives the same logits as timm's") {
   CHECK(model.config.num_heads == 3);
   CHECK(model.config.preprocess.resize_to_input);
   CHECK(model.config.preprocess.interpolation == Interpolation::Bilinear);
+  REQUIRE(model.config.class_names.size() == 1000);  // in index order, whatever the JSON's order
+  CHECK(model.config.class_names[7] == "name7");
+  CHECK(model_class_list(model.config, default_class_list()).label(7) == "name7");
   const Tensor input = random_input(2, 224, 1);
   CHECK(max_abs_diff(run((tmp / "hf").string(), input), run(golden, input)) < 1e-5);
+
+  config["id2label"].erase("5");
+  config["id2label"]["x"] = "not an index";
+  std::ofstream(tmp / "hf" / "config.json") << config.dump();
+  CHECK_THROWS_WITH_AS(load_model((tmp / "hf").string()),
+                       doctest::Contains("id2label: 'x' is not one of the class indices 0..999"), Error);
 }
 
 TEST_CASE("model: 384 px checkpoint with a resampled position embedding") {
@@ -453,6 +463,36 @@ TEST_CASE("model: random models (bench --random) take timm's layout words clip, 
   CHECK(create_engine(tiny_gap, EngineOptions{})->forward(random_input(1, 64, 11)).shape ==
         std::vector<int64_t>{1, 1000});
   CHECK_THROWS_WITH_AS(random_model("vit_tiny_patch16_clip_quickgelu_224"), doctest::Contains("'quickgelu'"), Error);
+}
+
+TEST_CASE("model: class names: the checkpoint's own, ImageNet's for 1000 classes, else numbers") {
+  test::TempDir tmp;
+  TensorMap tensors = read_all(test::golden_dir(kGoldenTiny).string() + "/model.safetensors");
+  const ClassList imagenet = default_class_list();
+  const VitModel plain = load_model(test::golden_dir(kGoldenTiny).string());
+  CHECK(plain.config.class_names.empty());
+  CHECK(model_class_list(plain.config, imagenet).label(0) == "tench");
+  CHECK_NOTHROW(require_imagenet_classes(plain.config, "plain"));
+
+  // A 10-class head: no ImageNet names, and no ImageNet validation.
+  tensors["head.weight"] = rows(tensors.at("head.weight"), 0, 10);
+  tensors["head.bias"] = rows(tensors.at("head.bias"), 0, 10);
+  nlohmann::json config = timm_config("vit_tiny_patch16_224", 224);
+  config["num_classes"] = 10;
+  write_checkpoint(tmp / "ten", tensors, config);
+  const VitModel ten = load_model((tmp / "ten").string());
+  CHECK(model_class_list(ten.config, imagenet).label(3) == "class 3");
+  CHECK_THROWS_WITH_AS(require_imagenet_classes(ten.config, "ten"),
+                       doctest::Contains("ten: the model has 10 classes, and images are labelled by ImageNet-1k's"),
+                       Error);
+  // timm's label_names name them.
+  config["label_names"] = nlohmann::json::array();
+  for (int i = 0; i < 10; ++i) config["label_names"].push_back("digit " + std::to_string(i));
+  write_checkpoint(tmp / "named", tensors, config);
+  CHECK(model_class_list(load_model((tmp / "named").string()).config, imagenet).label(3) == "digit 3");
+  config["label_names"].erase(9);
+  write_checkpoint(tmp / "nine_names", tensors, config);
+  CHECK_THROWS_WITH_AS(load_model((tmp / "nine_names").string()), doctest::Contains("the config names 9"), Error);
 }
 
 TEST_CASE("model: bad checkpoints are clear errors") {

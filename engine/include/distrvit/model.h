@@ -24,6 +24,7 @@ struct VitConfig {
   int num_heads = 3;
   int mlp_hidden = 768;
   int num_classes = 1000;
+  std::vector<std::string> class_names;  // the checkpoint's own (id2label, label_names); empty = none given
   bool distilled = false;  // DeiT: dist token + head_dist, inference averages both heads
   bool class_token = true;
   int register_tokens = 0;  // timm's reg_token rows, after the class token
