@@ -1,5 +1,7 @@
 #include "distrvit/labels.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -51,10 +53,26 @@ ClassList default_class_list() {
   throw Error("imagenet_synsets.txt: class list not found (set DISTRVIT_ASSETS to the assets folder)");
 }
 
+namespace {
+
+bool is_wordnet_synset(const std::string& name) {  // "n01440764"
+  return name.size() == 9 && name[0] == 'n' &&
+         std::all_of(name.begin() + 1, name.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+}  // namespace
+
 ClassList model_class_list(const VitConfig& config, const ClassList& imagenet) {
-  if (!config.class_names.empty()) {
+  if (!config.class_names.empty()) {  // described by the checkpoint, else by ImageNet's list where it is a synset
     ClassList own;
-    own.names = config.class_names;
+    for (size_t i = 0; i < config.class_names.size(); ++i) {
+      own.synsets.push_back(is_wordnet_synset(config.class_names[i]) ? config.class_names[i] : "");
+      const std::string& description = i < config.class_descriptions.size() ? config.class_descriptions[i] : "";
+      const int imagenet_index = imagenet.index_of_synset(config.class_names[i]);
+      own.names.push_back(!description.empty() ? description
+                          : imagenet_index >= 0 ? imagenet.names[imagenet_index]
+                                                : config.class_names[i]);
+    }
     return own;
   }
   return config.num_classes == int(imagenet.names.size()) ? imagenet : ClassList{};

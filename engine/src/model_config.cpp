@@ -36,29 +36,11 @@ int heads_from_architecture(const std::string& architecture) {
   return 0;
 }
 
-// timm's label_names, at the top or in pretrained_cfg: a list of strings.
-std::vector<std::string> timm_label_names(const json& config, const std::string& file) {
-  const json* names = config.contains("label_names") ? &config["label_names"] : nullptr;
-  if (!names && config.contains("pretrained_cfg") && config["pretrained_cfg"].is_object() &&
-      config["pretrained_cfg"].contains("label_names")) {
-    names = &config["pretrained_cfg"]["label_names"];
-  }
-  if (!names || names->is_null()) return {};
-  if (!names->is_array()) fail(file, "'label_names' must be a list of names");
-  std::vector<std::string> out;
-  for (const json& name : *names) {
-    if (!name.is_string()) fail(file, "'label_names' must be a list of names");
-    out.push_back(name.get<std::string>());
-  }
-  return out;
-}
-
-// Hugging Face's id2label {"0": "tench, Tinca tinca", ...} in index order; every index from 0 once.
-std::vector<std::string> hf_class_names(const json& id2label, const std::string& file) {
-  if (!id2label.is_object()) fail(file, "'id2label' must map class indices to names");
-  std::vector<std::string> names(id2label.size());
-  std::vector<bool> seen(id2label.size(), false);
-  for (const auto& [key, value] : id2label.items()) {
+// {"0": name, "1": name, ...} in index order; every index from 0 once. `what` names the field in errors.
+std::vector<std::string> names_by_index(const json& object, const std::string& file, const char* what) {
+  std::vector<std::string> names(object.size());
+  std::vector<bool> seen(object.size(), false);
+  for (const auto& [key, value] : object.items()) {
     size_t used = 0;
     int index = -1;
     try {
@@ -66,13 +48,41 @@ std::vector<std::string> hf_class_names(const json& id2label, const std::string&
     } catch (const std::exception&) {
     }
     if (used != key.size() || index < 0 || size_t(index) >= names.size() || seen[index]) {
-      fail(file, "id2label: '{}' is not one of the class indices 0..{}", key, names.size() - 1);
+      fail(file, "{}: '{}' is not one of the class indices 0..{}", what, key, names.size() - 1);
     }
-    if (!value.is_string()) fail(file, "id2label: the name of class {} is not a string", key);
+    if (!value.is_string()) fail(file, "{}: the name of class {} is not a string", what, key);
     names[index] = value.get<std::string>();
     seen[index] = true;
   }
   return names;
+}
+
+// timm's label_names (a list, or a map from class index), at the top or in pretrained_cfg, and the
+// label_descriptions of those names.
+void read_timm_labels(const json& config, const std::string& file, CheckpointConfig& out) {
+  const json& cfg = config.contains("pretrained_cfg") && config["pretrained_cfg"].is_object() ? config["pretrained_cfg"]
+                                                                                               : config;
+  const json& holder = config.contains("label_names") ? config : cfg;
+  if (!holder.contains("label_names") || holder["label_names"].is_null()) return;
+  const json& names = holder["label_names"];
+  if (names.is_object()) {
+    out.class_names = names_by_index(names, file, "label_names");
+  } else if (names.is_array()) {
+    for (const json& name : names) {
+      if (!name.is_string()) fail(file, "'label_names' must list the classes' names");
+      out.class_names.push_back(name.get<std::string>());
+    }
+  } else {
+    fail(file, "'label_names' must be a list of names or a map from class index to name");
+  }
+  const json& descriptions = holder.contains("label_descriptions") ? holder["label_descriptions"] : json();
+  if (!descriptions.is_null() && !descriptions.is_object()) {
+    fail(file, "'label_descriptions' must map label names to descriptions");
+  }
+  for (const std::string& name : out.class_names) {
+    const auto it = descriptions.is_object() ? descriptions.find(name) : descriptions.end();
+    out.class_descriptions.push_back(it != descriptions.end() && it->is_string() ? it->get<std::string>() : "");
+  }
 }
 
 void read_timm_config(const json& config, const std::string& file, CheckpointConfig& out) {
@@ -97,10 +107,14 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
     out.num_heads = get_or(args, "num_heads", out.num_heads);
     out.patch_size = get_or(args, "patch_size", out.patch_size);
     pool = get_or(args, "global_pool", pool);
+    const json act = args.contains("act_layer") ? args["act_layer"] : json();
+    if (!act.is_null() && !(act.is_string() && act.get<std::string>() == "gelu")) {
+      fail(file, "model_args act_layer {} is not supported (only exact GELU)", act.dump());
+    }
   }
   out.num_heads = get_or(config, "num_heads", out.num_heads);
   out.num_classes = get_or(config, "num_classes", 0);
-  out.class_names = timm_label_names(config, file);
+  read_timm_labels(config, file, out);
   pool = get_or(config, "global_pool", pool);
   if (pool != "token" && pool != "avg") fail(file, "global_pool '{}' is not supported (only 'token' and 'avg')", pool);
   out.patch_mean = pool == "avg";
@@ -134,7 +148,9 @@ void read_hf_config(const json& config, const std::string& file, CheckpointConfi
   out.patch_size = get_or(config, "patch_size", 16);
   out.ln_eps = get_or(config, "layer_norm_eps", 1e-12f);
   if (config.contains("id2label")) {
-    out.class_names = hf_class_names(config["id2label"], file);
+    if (!config["id2label"].is_object()) fail(file, "'id2label' must map class indices to names");
+    out.class_names = names_by_index(config["id2label"], file, "id2label");
+    out.class_descriptions.assign(out.class_names.size(), "");
     out.num_classes = static_cast<int>(out.class_names.size());
   }
   const int image_size = get_or(config, "image_size", 224);

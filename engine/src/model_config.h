@@ -13,7 +13,8 @@ struct CheckpointConfig {
   std::string architecture;
   int num_heads = 0;    // 0 = unknown
   int num_classes = 0;  // 0 = unknown (taken from the head's shape)
-  std::vector<std::string> class_names;  // Hugging Face's id2label in index order, timm's label_names
+  std::vector<std::string> class_names;         // Hugging Face's id2label, timm's label_names, in index order
+  std::vector<std::string> class_descriptions;  // timm's label_descriptions of those names, "" where none
   int patch_size = 16;
   bool distilled = false;
   bool patch_mean = false;  // global_pool "avg"

@@ -96,6 +96,7 @@ void infer_dimensions(const TensorTaker& tensors, const CheckpointConfig& checkp
     fail(file, "head has {} classes but the config names {}", config.num_classes, checkpoint.class_names.size());
   }
   config.class_names = checkpoint.class_names;
+  config.class_descriptions = checkpoint.class_descriptions;
   config.num_heads = checkpoint.num_heads;
   if (config.num_heads <= 0) {
     fail(file, "cannot tell the number of attention heads of '{}' (name has no tiny/small/base/large and the config none)",

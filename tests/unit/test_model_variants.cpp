@@ -490,9 +490,22 @@ TEST_CASE("model: class names: the checkpoint's own, ImageNet's for 1000 classes
   for (int i = 0; i < 10; ++i) config["label_names"].push_back("digit " + std::to_string(i));
   write_checkpoint(tmp / "named", tensors, config);
   CHECK(model_class_list(load_model((tmp / "named").string()).config, imagenet).label(3) == "digit 3");
-  config["label_names"].erase(9);
+  // As timm writes them for ImageNet: synsets by class index, with descriptions, or described by ImageNet's list.
+  nlohmann::json synsets = nlohmann::json::object();
+  for (int i = 0; i < 10; ++i) synsets[std::to_string(9 - i)] = imagenet.synsets[9 - i];
+  config["label_names"] = synsets;
+  config["label_descriptions"] = {{imagenet.synsets[2], "great white shark, white shark"}};
+  write_checkpoint(tmp / "synsets", tensors, config);
+  const ClassList by_synset = model_class_list(load_model((tmp / "synsets").string()).config, imagenet);
+  CHECK(by_synset.label(0) == "tench");
+  CHECK(by_synset.label(2) == "great white shark");
+  CHECK(by_synset.synsets.at(1) == imagenet.synsets[1]);
+  config["label_names"].erase("9");
   write_checkpoint(tmp / "nine_names", tensors, config);
   CHECK_THROWS_WITH_AS(load_model((tmp / "nine_names").string()), doctest::Contains("the config names 9"), Error);
+  config["label_names"] = "digits";
+  write_checkpoint(tmp / "bad_names", tensors, config);
+  CHECK_THROWS_WITH_AS(load_model((tmp / "bad_names").string()), doctest::Contains("'label_names' must be"), Error);
 }
 
 TEST_CASE("model: bad checkpoints are clear errors") {
@@ -528,6 +541,9 @@ TEST_CASE("model: bad checkpoints are clear errors") {
   expect_error("map_pool", good, map_pool, "global_pool 'map' is not supported (only 'token' and 'avg')");
   expect_error("quick_gelu", good, timm_config("vit_base_patch16_clip_quickgelu_224", 224),
                "uses quick GELU, which is not supported");
+  nlohmann::json quick_gelu_args = config;
+  quick_gelu_args["model_args"] = {{"act_layer", "quick_gelu"}};
+  expect_error("quick_gelu_args", good, quick_gelu_args, "model_args act_layer \"quick_gelu\" is not supported");
   expect_error("unknown_arch", good, timm_config("resnet50", 224), "unknown architecture 'resnet50'");
   nlohmann::json no_heads = timm_config("vit_mystery_patch16_224", 224);
   expect_error("no_heads", good, no_heads, "number of attention heads");

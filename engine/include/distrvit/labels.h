@@ -19,8 +19,9 @@ struct ClassList {
 ClassList load_class_list(const std::string& path);
 ClassList default_class_list();  // the copy in assets/, located next to the binary or in the source tree
 
-// The names of a model's classes: its own (Hugging Face's id2label, timm's label_names), else ImageNet-1k's for a
-// 1000-class head, else none (label() then says "class <i>").
+// The names of a model's classes: its own (Hugging Face's id2label, timm's label_names described by its
+// label_descriptions or, for synsets, by ImageNet's list), else ImageNet-1k's for a 1000-class head, else none
+// (label() then says "class <i>"). synsets holds the checkpoint's names that are WordNet synsets ("" for others).
 ClassList model_class_list(const VitConfig& config, const ClassList& imagenet);
 
 // Throws Error naming `what` unless the model's head has ImageNet-1k's 1000 classes (validation folders are

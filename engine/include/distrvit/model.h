@@ -24,7 +24,10 @@ struct VitConfig {
   int num_heads = 3;
   int mlp_hidden = 768;
   int num_classes = 1000;
-  std::vector<std::string> class_names;  // the checkpoint's own (id2label, label_names); empty = none given
+  // The checkpoint's own class names (Hugging Face's id2label; timm's label_names, for ImageNet its synsets) and
+  // their descriptions (timm's label_descriptions; "" where none). Empty when the checkpoint names none.
+  std::vector<std::string> class_names;
+  std::vector<std::string> class_descriptions;
   bool distilled = false;  // DeiT: dist token + head_dist, inference averages both heads
   bool class_token = true;
   int register_tokens = 0;  // timm's reg_token rows, after the class token
