@@ -62,7 +62,10 @@ void draw_model_panel(GuiState& state, const PanelRect& rect) {
         row("layers x heads", fmt::format("{} x {} (head dim {})", c.depth, c.num_heads, c.head_dim()));
         row("embed / mlp", fmt::format("{} / {}", c.embed_dim, c.mlp_hidden));
         row("input", fmt::format("{}x{}, patch {}, {} tokens", c.image_width, c.image_height, c.patch_size, c.tokens()));
-        row("classes", fmt::format("{}{}", c.num_classes, c.distilled ? " (distilled)" : ""));
+        row("classes", fmt::format("{}{}, {}", c.num_classes, c.distilled ? " (distilled)" : "",
+                                   !c.class_names.empty() ? "named by the checkpoint"
+                                   : c.num_classes == 1000 ? "ImageNet-1k names"
+                                                           : "unnamed"));
         row("pooling", pooling_text(c));
         row("resize", p.resize_to_input ? std::string("straight to input size")
                                         : fmt::format("{}, crop_pct {:.3f}, {}", interpolation_name(p.interpolation),
