@@ -240,12 +240,11 @@ Tensor CpuEngine::head(const float* x, int batch) {
   const VitWeights& w = model_->weights;
   const int64_t e = c.embed_dim, t = c.tokens(), classes = c.num_classes, prefix = c.num_prefix_tokens();
   Tensor logits({batch, classes});
-  std::vector<float> features(e), dist_logits(classes);
+  std::vector<float> features(e), dist_logits(classes), pooled(e), normed;
   for (int b = 0; b < batch; ++b) {
     const float* tokens = x + b * t * e;  // [T, E]
     float* out = logits.ptr() + b * classes;
     if (c.pooling == Pooling::PatchMean) {
-      std::vector<float> pooled(e), normed;
       const float* rows = tokens + prefix * e;  // [T - prefix, E]
       if (!c.norm_after_pooling) {
         normed.resize((t - prefix) * e);

@@ -57,12 +57,10 @@ std::vector<std::string> names_by_index(const json& object, const std::string& f
   return names;
 }
 
-// timm's label_names (a list, or a map from class index), at the top or in pretrained_cfg, and the
+// timm's label_names (a list, or a map from class index), at the top or in pretrained_cfg (`cfg`), and the
 // label_descriptions of those names.
-void read_timm_labels(const json& config, const std::string& file, CheckpointConfig& out) {
-  const json& cfg = config.contains("pretrained_cfg") && config["pretrained_cfg"].is_object() ? config["pretrained_cfg"]
-                                                                                               : config;
-  const json& holder = config.contains("label_names") ? config : cfg;
+void read_timm_labels(const json& config, const json& cfg, const std::string& file, CheckpointConfig& out) {
+  const json& holder = config.contains("label_names") || !cfg.is_object() ? config : cfg;
   if (!holder.contains("label_names") || holder["label_names"].is_null()) return;
   const json& names = holder["label_names"];
   if (names.is_object()) {
@@ -114,12 +112,12 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
   }
   out.num_heads = get_or(config, "num_heads", out.num_heads);
   out.num_classes = get_or(config, "num_classes", 0);
-  read_timm_labels(config, file, out);
   pool = get_or(config, "global_pool", pool);
   if (pool != "token" && pool != "avg") fail(file, "global_pool '{}' is not supported (only 'token' and 'avg')", pool);
   out.patch_mean = pool == "avg";
 
   const json& cfg = config.contains("pretrained_cfg") ? config["pretrained_cfg"] : config;
+  read_timm_labels(config, cfg, file, out);
   PreprocessConfig& pp = out.preprocess;
   if (cfg.contains("input_size")) {
     const json& size = cfg["input_size"];
