@@ -89,12 +89,11 @@ void read_timm_config(const json& config, const std::string& file, CheckpointCon
   if (arch.rfind("vit_", 0) != 0 && arch.rfind("deit_", 0) != 0 && arch.rfind("deit3_", 0) != 0) {
     fail(file, "unknown architecture '{}' (supported: timm vit_*, deit_* and deit3_*)", arch);
   }
-  // timm builds its CLIP ViTs with nn.LayerNorm's eps, 1e-5 (the others with 1e-6); its "quickgelu" ones with an
-  // activation this engine does not have.
+  // timm builds its "quickgelu" ViTs with an activation this engine does not have.
   if (arch.find("quickgelu") != std::string::npos) {
     fail(file, "architecture '{}' uses quick GELU, which is not supported (only exact GELU)", arch);
   }
-  if (arch.find("_clip_") != std::string::npos) out.ln_eps = 1e-5f;
+  out.ln_eps = timm_layer_norm_eps(arch);
   std::smatch match;
   if (std::regex_search(arch, match, std::regex("patch(\\d+)"))) out.patch_size = std::stoi(match[1]);
   out.distilled = arch.find("distilled") != std::string::npos;
@@ -208,6 +207,10 @@ json read_json_file(const std::string& path) {
 }
 
 }  // namespace
+
+float timm_layer_norm_eps(const std::string& architecture) {
+  return architecture.find("_clip_") != std::string::npos ? 1e-5f : 1e-6f;
+}
 
 CheckpointConfig read_checkpoint_config(const std::string& config_path, const std::string& preprocessor_path) {
   const json config = read_json_file(config_path);

@@ -24,6 +24,10 @@ struct CheckpointConfig {
   PreprocessConfig preprocess;
 };
 
+// The LayerNorm eps timm builds an architecture with: nn.LayerNorm's 1e-5 for its CLIP ViTs ("_clip_" in the
+// name), 1e-6 for the others.
+float timm_layer_norm_eps(const std::string& architecture);
+
 // preprocessor_path may be empty.
 CheckpointConfig read_checkpoint_config(const std::string& config_path, const std::string& preprocessor_path);
 

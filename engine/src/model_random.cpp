@@ -4,6 +4,7 @@
 
 #include "distrvit/error.h"
 #include "distrvit/model.h"
+#include "model_config.h"
 
 namespace distrvit {
 namespace {
@@ -28,7 +29,6 @@ void apply_traits(const std::string& architecture, const std::string& traits, Vi
     const std::string word = (*it)[1], number = (*it)[2];
     if (word == "clip" && number.empty()) {
       c.pre_norm = true;
-      c.ln_eps = 1e-5f;
     } else if (word == "reg" && !number.empty()) {
       c.register_tokens = std::stoi(number);
     } else if (word == "gap" && number.empty()) {
@@ -65,6 +65,7 @@ VitModel random_model(const std::string& architecture, int image_size, uint64_t 
   c.patch_size = std::stoi(match[4]);
   c.distilled = match[3].matched;
   apply_traits(architecture, match[5], c);
+  c.ln_eps = timm_layer_norm_eps(architecture);
   c.image_height = c.image_width = image_size > 0 ? image_size : std::stoi(match[6]);
   if (c.image_height % c.patch_size) fail(architecture, "image size {} is not a multiple of the patch", c.image_height);
   c.preprocess.input_height = c.preprocess.input_width = c.image_height;
